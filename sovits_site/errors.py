@@ -1,0 +1,140 @@
+"""The API's error catalogue and its envelope.
+
+Every non-2xx answer of the API is ``{"error": {code, category, message,
+retryable, details, request_id}}``. Codes are stable: clients branch on them,
+so add new ones rather than changing what an existing one means. The table in
+``docs/errors.md`` documents each; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+CLIENT, SERVER, SYSTEM = "CLIENT", "SERVER", "SYSTEM"
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    status: int
+    category: str
+    retryable: bool
+    message: str
+
+
+def _catalogue(*codes: ErrorCode) -> dict[str, ErrorCode]:
+    return {c.code: c for c in codes}
+
+
+CATALOGUE = _catalogue(
+    ErrorCode("VALIDATION_ERROR", 400, CLIENT, False, "The request is invalid"),
+    ErrorCode("MALFORMED_REQUEST", 400, CLIENT, False, "The request body could not be parsed"),
+    ErrorCode("INVALID_AUDIO", 400, CLIENT, False, "The file is not audio that can be decoded"),
+    ErrorCode("AUDIO_TOO_SHORT", 400, CLIENT, False, "The reference audio is too short"),
+    ErrorCode("AUDIO_TOO_LONG", 400, CLIENT, False, "The reference audio is too long"),
+    ErrorCode("UNSUPPORTED_LANGUAGE", 400, CLIENT, False, "The language is not supported"),
+    ErrorCode("TEXT_TOO_LONG", 400, CLIENT, False, "The text is longer than a task allows"),
+    ErrorCode("NOT_AUTHENTICATED", 401, CLIENT, False, "Authentication credentials were not provided"),
+    ErrorCode("AUTHENTICATION_FAILED", 401, CLIENT, False, "The credentials are invalid"),
+    ErrorCode("PERMISSION_DENIED", 403, CLIENT, False, "You may not perform this action"),
+    ErrorCode("NOT_FOUND", 404, CLIENT, False, "Not found"),
+    ErrorCode("METHOD_NOT_ALLOWED", 405, CLIENT, False, "Method not allowed"),
+    ErrorCode("NOT_ACCEPTABLE", 406, CLIENT, False, "The requested representation is not available"),
+    ErrorCode("TASK_NOT_DONE", 409, CLIENT, True, "The task has not finished"),
+    ErrorCode("TASK_FAILED", 409, CLIENT, False, "The task failed and has no audio"),
+    ErrorCode("CONFLICT", 409, CLIENT, False, "The request conflicts with the current state"),
+    ErrorCode("PAYLOAD_TOO_LARGE", 413, CLIENT, False, "The request body is too large"),
+    ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, CLIENT, False, "The content type is not supported"),
+    ErrorCode("RATE_LIMITED", 429, CLIENT, True, "Too many requests"),
+    ErrorCode("QUOTA_EXCEEDED", 429, CLIENT, True, "A quota is exhausted"),
+    ErrorCode("INTERNAL_ERROR", 500, SERVER, True, "An internal error occurred"),
+    ErrorCode("ENGINE_ERROR", 500, SERVER, True, "The synthesis engine failed"),
+    ErrorCode("SERVICE_UNAVAILABLE", 503, SYSTEM, True, "A backing service is unavailable"),
+)
+
+
+class ApiError(Exception):
+    """Raise anywhere below a view to answer with the envelope for ``code``."""
+
+    def __init__(self, code: str, message: str | None = None, *, details: dict[str, Any] | None = None):
+        self.error = CATALOGUE[code]
+        self.message = message or self.error.message
+        self.details = details or {}
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stored form of a failure (a task's ``error``), without a request id."""
+        return {
+            "code": self.error.code,
+            "category": self.error.category,
+            "message": self.message,
+            "retryable": self.error.retryable,
+            "details": self.details,
+        }
+
+
+def envelope(code: str, message: str | None = None, *, details: dict | None = None, request_id: str | None = None) -> dict:
+    body = ApiError(code, message, details=details).as_dict()
+    body["request_id"] = request_id
+    return {"error": body}
+
+
+def error_response(request, code: str, message: str | None = None, *, details: dict | None = None) -> JsonResponse:
+    """The envelope as a plain Django response, for code outside DRF (middleware, handlers)."""
+    return JsonResponse(
+        envelope(code, message, details=details, request_id=getattr(request, "request_id", None)),
+        status=CATALOGUE[code].status,
+    )
+
+
+_DRF_CODES: list[tuple[type[Exception], str]] = [
+    (drf.ParseError, "MALFORMED_REQUEST"),
+    (drf.NotAuthenticated, "NOT_AUTHENTICATED"),
+    (drf.AuthenticationFailed, "AUTHENTICATION_FAILED"),
+    (drf.PermissionDenied, "PERMISSION_DENIED"),
+    (drf.NotFound, "NOT_FOUND"),
+    (Http404, "NOT_FOUND"),
+    (drf.MethodNotAllowed, "METHOD_NOT_ALLOWED"),
+    (drf.NotAcceptable, "NOT_ACCEPTABLE"),
+    (drf.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"),
+    (drf.Throttled, "RATE_LIMITED"),
+    (drf.ValidationError, "VALIDATION_ERROR"),
+]
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response:
+    """DRF's EXCEPTION_HANDLER: every exception a view raises becomes the envelope."""
+    request = context.get("request")
+    request_id = getattr(request, "request_id", None)
+    headers: dict[str, str] = {}
+    if isinstance(exc, ApiError):
+        body = exc.as_dict()
+        status = exc.error.status
+    else:
+        code = next((c for kind, c in _DRF_CODES if isinstance(exc, kind)), None)
+        if code is None:
+            logger.exception("Unhandled error in API view", exc_info=exc)
+            code = "INTERNAL_ERROR"
+        details: dict[str, Any] = {}
+        message = None
+        if isinstance(exc, drf.ValidationError):
+            details = {"fields": exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}}
+        elif isinstance(exc, drf.APIException):
+            message = str(exc.detail)
+        if isinstance(exc, drf.Throttled) and exc.wait is not None:
+            details["retry_after"] = int(exc.wait)
+            headers["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+            headers["WWW-Authenticate"] = 'Api-Key, Bearer realm="api"'
+        body = ApiError(code, message, details=details).as_dict()
+        status = CATALOGUE[code].status
+    body["request_id"] = request_id
+    return Response({"error": body}, status=status, headers=headers)

@@ -1,0 +1,30 @@
+"""Error handlers for requests that never reach a DRF view (unknown URLs, crashes in middleware).
+
+API paths answer in the JSON envelope; other paths get Django's plain pages.
+"""
+
+from django.views import defaults
+
+from sovits_site.errors import error_response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith(("/api/", "/v1/", "/tts"))
+
+
+def bad_request(request, exception=None):
+    return error_response(request, "MALFORMED_REQUEST") if _is_api(request) else defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return error_response(request, "PERMISSION_DENIED")
+    return defaults.permission_denied(request, exception)
+
+
+def not_found(request, exception=None):
+    return error_response(request, "NOT_FOUND") if _is_api(request) else defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    return error_response(request, "INTERNAL_ERROR") if _is_api(request) else defaults.server_error(request)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.conf import settings
+
+from sovits_site.errors import error_response
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Tags each request with an id (the caller's ``X-Request-ID`` if sane) for logs and error envelopes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+class UploadSizeLimitMiddleware:
+    """Refuses an API body larger than the upload cap before any of it is read.
+
+    Django only caps non-file form data; without this a multi-gigabyte upload
+    would be streamed to a temporary file before a view could say no.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        # Multipart framing (boundaries, the other fields) adds a little on top of the file.
+        self.limit = settings.MAX_UPLOAD_BYTES + 64 * 1024
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return error_response(request, "MALFORMED_REQUEST", "Content-Length is not a number")
+        if length > self.limit:
+            return error_response(
+                request, "PAYLOAD_TOO_LARGE", details={"max_bytes": settings.MAX_UPLOAD_BYTES}
+            )
+        return self.get_response(request)

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sovits_site.errors import ApiError
+from synthesis.api.pagination import paginated_response
+from synthesis.languages import LANGUAGES
+from synthesis.selectors import speaker_get, speaker_list
+from synthesis.services.speakers import speaker_create, speaker_delete
+
+
+class SpeakerOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    language = serializers.CharField()
+    reference_text = serializers.CharField()
+    status = serializers.CharField()
+    duration_seconds = serializers.FloatField()
+    created_at = serializers.DateTimeField()
+
+
+class SpeakerListCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+        audio = serializers.FileField(allow_empty_file=False)
+        reference_text = serializers.CharField(max_length=1000, allow_blank=True, required=False, default="")
+        language = serializers.ChoiceField(choices=sorted(LANGUAGES))
+
+    def get(self, request):
+        return paginated_response(request, speaker_list(tenant=request.tenant), SpeakerOutputSerializer, view=self)
+
+    def post(self, request):
+        if getattr(request._request, "upload_too_large", False):
+            raise ApiError("PAYLOAD_TOO_LARGE", details={"max_bytes": settings.MAX_UPLOAD_BYTES})
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        upload = data["audio"]
+        speaker = speaker_create(
+            tenant=request.tenant,
+            name=data["name"],
+            language=data["language"],
+            reference_text=data["reference_text"],
+            audio_bytes=upload.read(),
+            filename=upload.name or "",
+        )
+        return Response(SpeakerOutputSerializer(speaker).data, status=status.HTTP_201_CREATED)
+
+
+class SpeakerDetailApi(APIView):
+    def get(self, request, speaker_id):
+        return Response(SpeakerOutputSerializer(speaker_get(tenant=request.tenant, speaker_id=speaker_id)).data)
+
+    def delete(self, request, speaker_id):
+        speaker_delete(speaker=speaker_get(tenant=request.tenant, speaker_id=speaker_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,64 @@
+"""Decoding uploads and encoding results (libsndfile through ``soundfile``)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+
+# Containers libsndfile decodes that we accept as references.
+ACCEPTED_FORMATS = {"WAV", "WAVEX", "FLAC", "OGG", "MP3"}
+
+
+class AudioDecodeError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    samples: np.ndarray  # float32 mono in [-1, 1]
+    sample_rate: int
+    format: str
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def probe(data: bytes) -> sf._SoundFileInfo:
+    """Read only the header: format, rate, channels and length."""
+    try:
+        info = sf.info(io.BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise AudioDecodeError("not a readable audio file") from exc
+    if info.format not in ACCEPTED_FORMATS:
+        raise AudioDecodeError(f"unsupported audio format {info.format}")
+    if info.samplerate <= 0 or info.channels <= 0:
+        raise AudioDecodeError("audio header is invalid")
+    return info
+
+
+def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
+    """Decode to mono float32, refusing to decode more than ``max_seconds`` (plus slack) of audio."""
+    info = probe(data)
+    # Headers can lie (and MP3 lengths are estimates): cap what is decoded by
+    # duration x rate instead of trusting the frame count.
+    max_frames = int((max_seconds + 1.0) * info.samplerate)
+    try:
+        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True, frames=max_frames + 1)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise AudioDecodeError("the audio data is corrupt") from exc
+    if samples.size == 0:
+        raise AudioDecodeError("the file holds no audio")
+    mono = samples.mean(axis=1).astype(np.float32)
+    if not np.all(np.isfinite(mono)):
+        raise AudioDecodeError("the audio holds invalid samples")
+    return DecodedAudio(samples=mono, sample_rate=int(rate), format=info.format)
+
+
+def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()

@@ -1,0 +1,74 @@
+"""Encrypted object storage for audio (references and results).
+
+Every object is sealed with AES-256-GCM under its tenant's data key before it
+is written, and the object's key is bound in as associated data, so a file
+copied to another name or tenant fails to decrypt instead of leaking. Writes go
+to a temporary name and are renamed into place, so a reader never sees half a file.
+
+Layout: ``<STORAGE_ROOT>/<tenant id>/<kind>/<object id>.bin``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+
+from tenants import keys
+from tenants.models import Tenant
+
+MAGIC = b"SVE1"  # sovits envelope, version 1
+
+
+class StorageError(Exception):
+    pass
+
+
+def _path(object_key: str) -> Path:
+    root = Path(settings.STORAGE_ROOT)
+    path = (root / object_key).resolve()
+    if root.resolve() not in path.parents:
+        raise StorageError(f"object key escapes the storage root: {object_key!r}")
+    return path
+
+
+def _aead(tenant: Tenant) -> AESGCM:
+    return AESGCM(keys.unwrap(tenant.wrapped_data_key, str(tenant.id)))
+
+
+def put(*, tenant: Tenant, kind: str, data: bytes) -> str:
+    """Encrypt and store ``data``; returns the new object's key."""
+    object_key = f"{tenant.id}/{kind}/{uuid.uuid4().hex}.bin"
+    nonce = os.urandom(12)
+    sealed = MAGIC + nonce + _aead(tenant).encrypt(nonce, data, object_key.encode())
+    path = _path(object_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(sealed)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return object_key
+
+
+def get(*, tenant: Tenant, object_key: str) -> bytes:
+    try:
+        sealed = _path(object_key).read_bytes()
+    except FileNotFoundError as exc:
+        raise StorageError(f"object {object_key!r} is missing") from exc
+    if sealed[:4] != MAGIC:
+        raise StorageError(f"object {object_key!r} is not in a known format")
+    nonce, ciphertext = sealed[4:16], sealed[16:]
+    try:
+        return _aead(tenant).decrypt(nonce, ciphertext, object_key.encode())
+    except (InvalidTag, ValueError) as exc:
+        raise StorageError(f"object {object_key!r} cannot be decrypted") from exc
+
+
+def delete(*, object_key: str) -> None:
+    _path(object_key).unlink(missing_ok=True)

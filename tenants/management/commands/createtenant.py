@@ -1,0 +1,32 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
+from django.utils.text import slugify
+
+from tenants.models import Role, Tenant
+from tenants.services import member_create, tenant_create
+
+
+class Command(BaseCommand):
+    help = "Create a tenant and its owner account."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug", help="Short unique name, e.g. acme")
+        parser.add_argument("--owner", required=True, help="Username of the owner account to create")
+        parser.add_argument("--password", required=True, help="Password of the owner account")
+        parser.add_argument("--name", help="Display name (defaults to the slug)")
+
+    def handle(self, *args, slug, owner, password, name=None, **options):
+        if slugify(slug) != slug:
+            raise CommandError(f"{slug!r} is not a valid slug (lowercase letters, digits, '-' and '_')")
+        if Tenant.objects.filter(slug=slug).exists():
+            raise CommandError(f"Tenant {slug!r} already exists")
+        if get_user_model().objects.filter(username=owner).exists():
+            raise CommandError(f"User {owner!r} already exists")
+        try:
+            tenant = tenant_create(slug=slug, name=name)
+            member_create(tenant=tenant, username=owner, password=password, role=Role.OWNER)
+        except IntegrityError as exc:
+            raise CommandError(f"Could not create tenant: {exc}") from exc
+        self.stdout.write(self.style.SUCCESS(f"Created tenant {slug!r} ({tenant.id}) with owner {owner!r}"))
+        self.stdout.write(f"Next: python manage.py createapikey --tenant {slug}")

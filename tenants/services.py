@@ -1,0 +1,63 @@
+"""Writes for tenants, members and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from tenants import keys
+from tenants.models import ApiKey, Membership, Role, Tenant
+
+API_KEY_PREFIX = "sk_live_"
+
+
+def api_key_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def tenant_create(*, slug: str, name: str | None = None) -> Tenant:
+    tenant_id = uuid.uuid4()
+    return Tenant.objects.create(
+        id=tenant_id,
+        slug=slug,
+        name=name or slug,
+        wrapped_data_key=keys.new_wrapped_data_key(str(tenant_id)),
+    )
+
+
+@transaction.atomic
+def member_create(*, tenant: Tenant, username: str, password: str, role: str = Role.MEMBER) -> Membership:
+    user = get_user_model().objects.create_user(username=username, password=password)
+    return Membership.objects.create(user=user, tenant=tenant, role=role)
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    secret: str  # shown once, never stored
+
+
+def api_key_create(*, tenant: Tenant, name: str = "", created_by=None) -> IssuedApiKey:
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        tenant=tenant,
+        name=name,
+        prefix=secret[: len(API_KEY_PREFIX) + 6],
+        digest=api_key_digest(secret),
+        created_by=created_by,
+    )
+    return IssuedApiKey(api_key=api_key, secret=secret)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
