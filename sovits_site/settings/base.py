@@ -122,12 +122,22 @@ CHANNEL_LAYERS = {
     }
 }
 
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{REDIS_NAMESPACE}-cache",
+    }
+}
+
 # --- Authentication -------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -143,10 +153,14 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "synthesis.api.pagination.Pagination",
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.throttling.PrincipalRateThrottle"],
     "EXCEPTION_HANDLER": "sovits_site.errors.api_exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "sovits_site.negotiation.JsonFallbackNegotiation",
     "UNAUTHENTICATED_USER": None,
 }
+
+# Per API key or user, shared by all web workers through the Redis cache.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/min")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),

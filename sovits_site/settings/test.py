@@ -1,0 +1,10 @@
+"""Settings for the test suite: the base settings with fast hashing and a
+file-backed SQLite test database (worker threads must see the same data)."""
+
+from sovits_site.settings.base import *  # noqa: F403
+from sovits_site.settings.base import DATABASES, VAR_DIR
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}

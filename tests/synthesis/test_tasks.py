@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import io
+import uuid
+
+import pytest
+import soundfile as sf
+
+from synthesis import storage
+from synthesis.engines.embedded.engine import EmbeddedEngine
+from synthesis.models import Task, TaskStatus
+from synthesis.services.tasks import task_run
+from tests.conftest import speech_seconds, wait_for_task
+
+
+@pytest.fixture
+def voice(tenant_a):
+    return tenant_a.upload_voice().json()["id"]
+
+
+def test_creating_a_task_answers_202_with_a_pending_task(tenant_a, voice):
+    response = tenant_a.create_task(voice)
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "PENDING"
+    assert body["progress"] == 0
+    assert body["result_url"] is None
+    assert body["priority"] == 0
+    assert body["created_at"]
+    assert tenant_a.client.get(f"/api/v1/tasks/{body['id']}").json()["id"] == body["id"]
+
+
+def test_the_task_list_is_paginated_newest_first(tenant_a, voice):
+    ids = [tenant_a.create_task(voice, text=f"Sentence number {i}.").json()["id"] for i in range(3)]
+    page = tenant_a.client.get("/api/v1/tasks?page_size=2").json()
+    assert page["count"] == 3
+    assert [t["id"] for t in page["results"]] == ids[::-1][:2]
+    assert page["next"]
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_an_empty_text_is_refused(tenant_a, voice, text):
+    response = tenant_a.create_task(voice, text=text)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_a_text_over_the_limit_is_refused(tenant_a, voice, settings):
+    settings.MAX_TASK_CHARACTERS = 20
+    response = tenant_a.create_task(voice, text="This sentence is longer than twenty characters.")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "TEXT_TOO_LONG"
+
+
+def test_an_unknown_speaker_gets_404(tenant_a):
+    response = tenant_a.create_task(uuid.uuid4())
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_a_malformed_speaker_id_is_a_validation_error(tenant_a):
+    response = tenant_a.create_task("not-a-uuid")
+    assert response.status_code == 400
+    assert "speaker_id" in response.json()["error"]["details"]["fields"]
+
+
+@pytest.mark.parametrize("priority", [2, -1, "high"])
+def test_priority_must_be_0_or_1(tenant_a, voice, priority):
+    assert tenant_a.create_task(voice, priority=priority).status_code == 400
+
+
+def test_audio_before_the_task_is_done_is_409(tenant_a, voice):
+    task_id = tenant_a.create_task(voice).json()["id"]
+    response = tenant_a.client.get(f"/api/v1/tasks/{task_id}/audio")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "TASK_NOT_DONE"
+    assert response.json()["error"]["retryable"] is True
+
+
+def test_a_task_runs_on_the_real_worker_to_a_wav_of_speech(tenant_a, voice, worker):
+    text = "Hello there. This is a test of the voice platform, speaking several real words."
+    task_id = tenant_a.create_task(voice, text=text).json()["id"]
+    task = wait_for_task(task_id)
+    assert task.status == TaskStatus.DONE, task.error
+    body = tenant_a.client.get(f"/api/v1/tasks/{task_id}").json()
+    assert body["progress"] == 100
+    assert body["result_url"].endswith(f"/api/v1/tasks/{task_id}/audio")
+
+    response = tenant_a.client.get(f"/api/v1/tasks/{task_id}/audio")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "audio/wav"
+    samples, rate = sf.read(io.BytesIO(response.content), dtype="float32")
+    assert sf.info(io.BytesIO(response.content)).format == "WAV"
+    assert speech_seconds(samples, rate) >= 1.0
+    # stored sealed, not as a WAV
+    assert not storage._path(task.result_key).read_bytes().startswith(b"RIFF")
+
+
+def test_a_second_delivery_of_a_finished_task_changes_nothing(tenant_a, voice, worker):
+    task_id = tenant_a.create_task(voice).json()["id"]
+    done = wait_for_task(task_id)
+    task_run(task_id=task_id)  # what a redelivered message does
+    again = Task.objects.get(id=task_id)
+    assert (again.status, again.result_key, again.attempts) == (TaskStatus.DONE, done.result_key, 1)
+
+
+def test_an_engine_crash_fails_the_task_with_a_retryable_error_and_the_worker_goes_on(
+    tenant_a, voice, worker, monkeypatch
+):
+    calls = {"n": 0}
+    real = EmbeddedEngine.synthesize
+
+    def crash_once(self, requests, on_progress=None):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("simulated engine crash")
+        return real(self, requests, on_progress=on_progress)
+
+    monkeypatch.setattr(EmbeddedEngine, "synthesize", crash_once)
+    failed = wait_for_task(tenant_a.create_task(voice).json()["id"])
+    assert failed.status == TaskStatus.FAILED
+    assert failed.error["code"] == "ENGINE_ERROR"
+    assert failed.error["retryable"] is True
+    body = tenant_a.client.get(f"/api/v1/tasks/{failed.id}").json()
+    assert body["error"]["code"] == "ENGINE_ERROR"
+    assert tenant_a.client.get(f"/api/v1/tasks/{failed.id}/audio").json()["error"]["code"] == "TASK_FAILED"
+    # the same worker still serves the next task
+    assert wait_for_task(tenant_a.create_task(voice).json()["id"]).status == TaskStatus.DONE
+
+
+def test_a_task_whose_voice_was_deleted_fails_cleanly(tenant_a, voice, worker):
+    worker.pause()
+    task_id = tenant_a.create_task(voice).json()["id"]
+    assert tenant_a.client.delete(f"/api/v1/speakers/{voice}").status_code == 204
+    worker.resume()
+    task = wait_for_task(task_id)
+    assert task.status == TaskStatus.FAILED
+    assert task.error["code"] == "NOT_FOUND"

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from django.test import RequestFactory
+from rest_framework.test import APIClient
+
+from sovits_site import handlers
+from sovits_site.errors import CATALOGUE, api_exception_handler
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+
+
+def assert_envelope(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert set(error) == {"code", "category", "message", "retryable", "details", "request_id"}
+    assert error["category"] in {"CLIENT", "SERVER", "SYSTEM"}
+    assert error["message"]
+    return error
+
+
+def test_wrong_method_is_405(tenant_a):
+    assert_envelope(tenant_a.client.put("/api/v1/tasks", {}, format="json"), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_unsupported_content_type_is_415(tenant_a):
+    response = tenant_a.client.post("/api/v1/tasks", "text=hi", content_type="text/plain")
+    assert_envelope(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_malformed_json_is_400(tenant_a):
+    response = tenant_a.client.post("/api/v1/tasks", "{not json", content_type="application/json")
+    assert_envelope(response, 400, "MALFORMED_REQUEST")
+
+
+def test_an_unknown_api_url_is_404_in_the_envelope(tenant_a):
+    assert_envelope(tenant_a.client.get("/api/v1/nothing-here"), 404, "NOT_FOUND")
+    assert_envelope(tenant_a.client.get("/api/v1/tasks/not-a-uuid"), 404, "NOT_FOUND")
+
+
+def test_too_many_requests_is_429_with_retry_after(tenant_a, settings):
+    settings.API_RATE_LIMIT = "3/min"
+    statuses = [tenant_a.client.get("/api/v1/speakers").status_code for _ in range(4)]
+    assert statuses[:3] == [200, 200, 200]
+    response = tenant_a.client.get("/api/v1/speakers")
+    error = assert_envelope(response, 429, "RATE_LIMITED")
+    assert error["retryable"] is True
+    assert int(response["Retry-After"]) > 0
+
+
+def test_an_unexpected_exception_becomes_a_500_envelope():
+    request = RequestFactory().get("/api/v1/tasks")
+    response = api_exception_handler(RuntimeError("boom"), {"request": request})
+    assert response.status_code == 500
+    assert response.data["error"]["code"] == "INTERNAL_ERROR"
+    assert response.data["error"]["category"] == "SERVER"
+    assert "boom" not in str(response.data)
+
+
+def test_a_crash_outside_drf_on_an_api_path_is_a_500_envelope():
+    request = RequestFactory().get("/api/v1/tasks")
+    request.request_id = "abc"
+    import json
+
+    body = json.loads(handlers.server_error(request).content)
+    assert body["error"]["code"] == "INTERNAL_ERROR"
+    assert body["error"]["request_id"] == "abc"
+
+
+def test_healthz_needs_no_auth(db):
+    response = APIClient().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_the_request_id_is_echoed(tenant_a):
+    response = tenant_a.client.get("/api/v1/nothing", HTTP_X_REQUEST_ID="req-123")
+    assert response["X-Request-ID"] == "req-123"
+    assert response.json()["error"]["request_id"] == "req-123"
+
+
+def test_every_catalogue_code_is_documented_with_its_status():
+    documented = dict(re.findall(r"^\| `([A-Z_]+)` \| (\d{3}) \|", DOCS.read_text(), flags=re.MULTILINE))
+    assert documented == {code: str(entry.status) for code, entry in CATALOGUE.items()}
