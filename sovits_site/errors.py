@@ -81,7 +81,9 @@ class ApiError(Exception):
         }
 
 
-def envelope(code: str, message: str | None = None, *, details: dict | None = None, request_id: str | None = None) -> dict:
+def envelope(
+    code: str, message: str | None = None, *, details: dict | None = None, request_id: str | None = None
+) -> dict:
     body = ApiError(code, message, details=details).as_dict()
     body["request_id"] = request_id
     return {"error": body}

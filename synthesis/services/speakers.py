@@ -26,7 +26,8 @@ def speaker_create(
     if decoded.duration < settings.REFERENCE_MIN_SECONDS:
         raise ApiError(
             "AUDIO_TOO_SHORT",
-            f"The reference audio lasts {decoded.duration:.1f} s; at least {settings.REFERENCE_MIN_SECONDS:g} s are needed",
+            f"The reference audio lasts {decoded.duration:.1f} s;"
+            f" at least {settings.REFERENCE_MIN_SECONDS:g} s are needed",
             details={"duration_seconds": round(decoded.duration, 2), **limits},
         )
     if decoded.duration > settings.REFERENCE_MAX_SECONDS:

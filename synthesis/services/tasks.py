@@ -40,7 +40,9 @@ def task_create(
 ) -> Task:
     text = text.strip()
     if not text:
-        raise ApiError("VALIDATION_ERROR", "The text is empty", details={"fields": {"text": ["This field may not be blank."]}})
+        raise ApiError(
+            "VALIDATION_ERROR", "The text is empty", details={"fields": {"text": ["This field may not be blank."]}}
+        )
     if len(text) > settings.MAX_TASK_CHARACTERS:
         raise ApiError(
             "TEXT_TOO_LONG",
@@ -99,7 +101,9 @@ class _ProgressWriter:
         value = min(99, int(fraction * 100))  # 100 only with the result
         if value <= self.last_value or time.monotonic() - self.last_write < _PROGRESS_MIN_INTERVAL:
             return
-        Task.objects.filter(id=self.task_id, status=TaskStatus.PROCESSING).update(progress=value, updated_at=timezone.now())
+        Task.objects.filter(id=self.task_id, status=TaskStatus.PROCESSING).update(
+            progress=value, updated_at=timezone.now()
+        )
         self.last_write, self.last_value = time.monotonic(), value
 
 
@@ -129,7 +133,10 @@ def _synthesize(task: Task) -> None:
         storage.get(tenant=task.tenant, object_key=speaker.reference_key), max_seconds=settings.REFERENCE_MAX_SECONDS
     )
     profile = engine.extract_profile(
-        audio=reference.samples, sample_rate=reference.sample_rate, text=speaker.reference_text, language=speaker.language
+        audio=reference.samples,
+        sample_rate=reference.sample_rate,
+        text=speaker.reference_text,
+        language=speaker.language,
     )
     request = SynthesisRequest(text=task.text, language=task.language, profile=profile)
     [result] = engine.synthesize([request], on_progress=_ProgressWriter(task.id))

@@ -46,7 +46,9 @@ class EmbeddedEngine:
     ) -> list[SynthesisResult]:
         return [self._synthesize_one(i, request, on_progress) for i, request in enumerate(requests)]
 
-    def _synthesize_one(self, index: int, request: SynthesisRequest, on_progress: ProgressCallback | None) -> SynthesisResult:
+    def _synthesize_one(
+        self, index: int, request: SynthesisRequest, on_progress: ProgressCallback | None
+    ) -> SynthesisResult:
         if request.language not in VOICES:
             raise UnsupportedLanguage(request.language)
         voice = VOICES[request.language]

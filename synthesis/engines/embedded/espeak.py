@@ -20,9 +20,7 @@ _ESPEAK_RATE = 1
 _ESPEAK_PITCH = 3
 _ESPEAK_RANGE = 4
 
-_SYNTH_CALLBACK = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
-)
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 
 class EspeakError(RuntimeError):
@@ -37,14 +35,18 @@ class Espeak:
         self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
         data_path = espeakng_loader.get_data_path().encode()
         self._lib.espeak_Initialize.restype = ctypes.c_int
-        self._lib.espeak_Initialize.argtypes = [
-            ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int
-        ]
+        self._lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         self._lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self._lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         self._lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-            ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
         ]
         self._lib.espeak_SetSynthCallback.argtypes = [_SYNTH_CALLBACK]
         rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0)
@@ -73,9 +75,7 @@ class Espeak:
             self._lib.espeak_SetParameter(_ESPEAK_PITCH, int(pitch), 0)
             self._lib.espeak_SetParameter(_ESPEAK_RANGE, int(pitch_range), 0)
             self._chunks = []
-            status = self._lib.espeak_Synth(
-                encoded, len(encoded), 0, _POS_CHARACTER, 0, _ESPEAK_CHARS_UTF8, None, None
-            )
+            status = self._lib.espeak_Synth(encoded, len(encoded), 0, _POS_CHARACTER, 0, _ESPEAK_CHARS_UTF8, None, None)
             chunks, self._chunks = self._chunks, []
         if status != 0:
             raise EspeakError(f"eSpeak NG synthesis failed with status {status}")

@@ -17,5 +17,7 @@ class Command(BaseCommand):
         except Tenant.DoesNotExist as exc:
             raise CommandError(f"No tenant {tenant!r}") from exc
         issued = api_key_create(tenant=owner, name=name)
-        self.stdout.write(f"API key {issued.api_key.prefix}… for tenant {tenant!r}; store it now, it is not shown again:")
+        self.stdout.write(
+            f"API key {issued.api_key.prefix}… for tenant {tenant!r}; store it now, it is not shown again:"
+        )
         self.stdout.write(issued.secret)

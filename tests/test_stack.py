@@ -1,0 +1,126 @@
+"""`make run`'s stack, started for real as a new user would: embedded Redis,
+SQLite under a fresh VAR_DIR, gunicorn, daphne, the Dramatiq worker and Caddy
+on one port. Slow (tens of seconds), so it is one test walking the whole path."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import soundfile as sf
+
+from tests.conftest import REFERENCE, speech_seconds
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def stack(tmp_path):
+    port = _free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "REDIS_NAMESPACE", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(VAR_DIR=str(tmp_path / "var"), PORT=str(port), WEB_CONCURRENCY="2")
+
+    def manage(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    manage("migrate", "--noinput", "-v0")
+    log = open(tmp_path / "stack.log", "w")  # noqa: SIM115 - a file, not a pipe: a full pipe would block the servers
+    proc = subprocess.Popen(
+        [sys.executable, "deploy/stack.py"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, (tmp_path / "stack.log").read_text()
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the stack did not serve /healthz within two minutes"
+        time.sleep(0.5)
+    yield {"base": base, "manage": manage, "var": tmp_path / "var", "proc": proc}
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+
+
+@pytest.mark.stack
+def test_make_run_stack_serves_the_whole_flow_and_stops_cleanly(stack):
+    base, manage = stack["base"], stack["manage"]
+    manage("createtenant", "acme", "--owner", "alice", "--password", "alice-password-1")
+    manage("createtenant", "other", "--owner", "bob", "--password", "bob-password-1")
+    key = manage("createapikey", "--tenant", "acme").strip().splitlines()[-1]
+    other_key = manage("createapikey", "--tenant", "other").strip().splitlines()[-1]
+    acme = httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30)
+    other = httpx.Client(base_url=base, headers={"Authorization": f"Api-Key {other_key}"}, timeout=30)
+
+    with open(REFERENCE, "rb") as fh:
+        voice = acme.post(
+            "/api/v1/speakers",
+            data={"name": "narrator", "language": "en", "reference_text": "x"},
+            files={"audio": ("voice.flac", fh, "audio/flac")},
+        )
+    assert voice.status_code == 201, voice.text
+    voice_id = voice.json()["id"]
+    task = acme.post(
+        "/api/v1/tasks",
+        json={"text": "Good morning. The platform speaks these words aloud.", "speaker_id": voice_id, "language": "en"},
+    )
+    assert task.status_code == 202, task.text
+    task_id = task.json()["id"]
+
+    deadline = time.monotonic() + 60
+    while (status := acme.get(f"/api/v1/tasks/{task_id}").json()["status"]) not in ("DONE", "FAILED"):
+        assert time.monotonic() < deadline, f"task still {status} after a minute"
+        time.sleep(0.3)
+    assert status == "DONE"
+    audio = acme.get(f"/api/v1/tasks/{task_id}/audio")
+    assert audio.status_code == 200
+    samples, rate = sf.read(io.BytesIO(audio.content), dtype="float32")
+    assert speech_seconds(samples, rate) >= 1.0
+
+    for path in (f"/api/v1/tasks/{task_id}", f"/api/v1/tasks/{task_id}/audio", f"/api/v1/speakers/{voice_id}"):
+        response = other.get(path)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "NOT_FOUND"
+
+    stored = [p for p in stack["var"].rglob("*") if p.is_file()]
+    assert any("storage" in p.parts for p in stored)
+    plaintext = [p for p in stored if p.read_bytes()[:4].startswith(AUDIO_MAGIC)]
+    assert plaintext == []
+
+    proc = stack["proc"]
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+    assert proc.wait(timeout=30) == 0
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # no process of the stack is left
