@@ -8,11 +8,13 @@ Processes, each a standard server:
   proxy     Caddy on PORT, the one URL: /ws/ to daphne, the rest to gunicorn
 
 If any of them dies, everything is stopped, so a half-running stack never
-looks healthy.
+looks healthy. ``--role web`` (proxy, gunicorn, daphne) and ``--role worker``
+start one side only, as the container image does; the default is everything.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -42,7 +44,10 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _commands(env: dict[str, str]) -> list[tuple[str, list[str]]]:
+ROLES = {"web": {"web", "ws", "proxy"}, "worker": {"worker"}, "all": {"redis", "web", "ws", "worker", "proxy"}}
+
+
+def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
     run = env["RUN_DIR"]
     python = str(BIN / "python")
     commands: list[tuple[str, list[str]]] = []
@@ -105,7 +110,7 @@ def _commands(env: dict[str, str]) -> list[tuple[str, list[str]]]:
             [str(BIN / "caddy"), "run", "--config", str(ROOT / "deploy" / "Caddyfile"), "--adapter", "caddyfile"],
         ),
     ]
-    return commands
+    return [(name, argv) for name, argv in commands if name in ROLES[role]]
 
 
 def _wait_for_redis(socket_path: str, procs: dict) -> None:
@@ -145,6 +150,9 @@ def _stop(procs: dict[str, subprocess.Popen]) -> None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--role", choices=sorted(ROLES), default="all")
+    role = parser.parse_args().role
     env = _env()
     for sub in ("run", "redis", "caddy"):
         Path(env["VAR_DIR"], sub).mkdir(parents=True, exist_ok=True)
@@ -161,7 +169,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     url = f"http://{env['BIND_HOST']}:{env['PORT']}"
     try:
-        for name, argv in _commands(env):
+        for name, argv in _commands(env, role):
             procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env)
             if name == "redis":
                 _wait_for_redis(f"{env['VAR_DIR']}/redis.sock", procs)
@@ -175,7 +183,7 @@ def main() -> int:
                     flush=True,
                 )
                 return 1
-            if not announced and _healthy(f"{url}/healthz"):
+            if not announced and "proxy" in procs and _healthy(f"{url}/healthz"):
                 announced = True
                 print(
                     f"\n[stack] Voice platform running at {url}\n"
