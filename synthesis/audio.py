@@ -58,6 +58,28 @@ def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
     return DecodedAudio(samples=mono, sample_rate=int(rate), format=info.format)
 
 
+# A reference with less voiced speech than this cannot give a voice profile.
+MIN_SPEECH_SECONDS = 1.0
+SILENCE_DBFS = -45.0
+# Samples at (or a hair under) full scale; more than this share means clipping.
+CLIP_LEVEL = 0.999
+MAX_CLIPPED_FRACTION = 0.002
+
+
+def speech_seconds(samples: np.ndarray, sample_rate: int, *, threshold_dbfs: float = SILENCE_DBFS) -> float:
+    """Seconds of 20 ms frames louder than ``threshold_dbfs``."""
+    frame = int(0.02 * sample_rate)
+    n = len(samples) // frame
+    if n == 0:
+        return 0.0
+    rms = np.sqrt(np.mean(samples[: n * frame].astype(np.float64).reshape(n, frame) ** 2, axis=1))
+    return float(np.sum(20 * np.log10(np.maximum(rms, 1e-10)) > threshold_dbfs) * frame / sample_rate)
+
+
+def clipped_fraction(samples: np.ndarray) -> float:
+    return float(np.mean(np.abs(samples) >= CLIP_LEVEL))
+
+
 def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")

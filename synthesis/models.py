@@ -22,13 +22,17 @@ class Speaker(models.Model):
     name = models.CharField(max_length=100)
     language = models.CharField(max_length=8)
     reference_text = encrypt(models.TextField(blank=True))
-    status = models.CharField(max_length=16, choices=SpeakerStatus.choices, default=SpeakerStatus.READY)
+    status = models.CharField(max_length=16, choices=SpeakerStatus.choices, default=SpeakerStatus.PROCESSING)
+    error = models.JSONField(null=True, blank=True)
     # Encrypted object in the storage, never a plaintext path.
     reference_key = models.CharField(max_length=255)
     reference_filename = models.CharField(max_length=255, blank=True)
     reference_bytes = models.PositiveIntegerField(default=0)
     duration_seconds = models.FloatField()
     sample_rate = models.PositiveIntegerField()
+    # The engine's profile of the voice, encrypted in the storage like audio.
+    profile_key = models.CharField(max_length=255, blank=True)
+    profile_engine = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Deleted voices disappear from the API at once; their rows stay for the
     # tasks that used them until the retention purge removes both.
@@ -64,6 +68,8 @@ class Task(models.Model):
     result_key = models.CharField(max_length=255, blank=True)
     result_bytes = models.PositiveIntegerField(default=0)
     duration_seconds = models.FloatField(null=True, blank=True)
+    # Cosine between speaker embeddings of the result and of the reference.
+    similarity = models.FloatField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -10,7 +10,9 @@ import pytest
 import soundfile as sf
 from rest_framework.test import APIClient
 
-from synthesis.models import Task, TaskStatus
+from synthesis import storage
+from synthesis.models import Speaker, SpeakerStatus, Task, TaskStatus
+from synthesis.services.speakers import speaker_profile_extract
 from tenants.models import Role
 from tenants.services import api_key_create, member_create, tenant_create
 
@@ -18,6 +20,9 @@ VOICES = Path(__file__).parent / "fixtures" / "voices"
 REFERENCE = VOICES / "118-121721-0000.flac"
 LONG_REFERENCE = VOICES / "1688-142285-0000.flac"
 SHORT_REFERENCE = VOICES / "19-198-0000.flac"
+
+
+_profiles: dict[Path, tuple[bytes, str]] = {}
 
 
 class TenantWorld:
@@ -32,6 +37,22 @@ class TenantWorld:
         self.key = api_key_create(tenant=self.tenant, name="tests").secret
         self.client = APIClient()
         self.client.credentials(HTTP_X_API_KEY=self.key)
+
+    def ready_voice(self, path: Path = REFERENCE, **fields) -> str:
+        """Upload a voice and give it its real profile at once (no worker needed); returns its id."""
+        response = self.upload_voice(path, **fields)
+        assert response.status_code == 201, response.content
+        speaker = Speaker.objects.get(id=response.json()["id"])
+        if path not in _profiles:  # extract once per file per run: it is the expensive step
+            speaker_profile_extract(speaker_id=speaker.id)
+            speaker.refresh_from_db()
+            assert speaker.status == SpeakerStatus.READY, speaker.error
+            _profiles[path] = (storage.get(tenant=self.tenant, object_key=speaker.profile_key), speaker.profile_engine)
+        else:
+            raw, engine = _profiles[path]
+            key = storage.put(tenant=self.tenant, kind="profiles", data=raw)
+            Speaker.objects.filter(id=speaker.id).update(status=SpeakerStatus.READY, profile_key=key, profile_engine=engine)
+        return str(speaker.id)
 
     def upload_voice(self, path: Path = REFERENCE, **fields):
         data = {"name": fields.pop("name", "narrator"), "language": "en", "reference_text": "a reference", **fields}
@@ -75,6 +96,16 @@ def wait_for_task(task_id, *, timeout: float = 60.0) -> Task:
             return task
         time.sleep(0.1)
     raise AssertionError(f"task {task_id} did not finish in {timeout} s (status {task.status})")
+
+
+def wait_for_voice(speaker_id, *, timeout: float = 120.0) -> Speaker:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        speaker = Speaker.objects.get(id=speaker_id)
+        if speaker.status != SpeakerStatus.PROCESSING:
+            return speaker
+        time.sleep(0.1)
+    raise AssertionError(f"voice {speaker_id} still PROCESSING after {timeout} s")
 
 
 def encoded(path: Path, fmt: str, subtype: str | None = None) -> bytes:

@@ -36,7 +36,7 @@ def test_every_api_route_with_an_id_is_in_the_isolation_matrix():
 def b_objects(tenant_b, worker):
     from tests.conftest import wait_for_task
 
-    speaker_id = tenant_b.upload_voice().json()["id"]
+    speaker_id = tenant_b.ready_voice()
     task_id = tenant_b.create_task(speaker_id).json()["id"]
     wait_for_task(task_id)
     return {"speaker_id": speaker_id, "task_id": task_id}
@@ -62,7 +62,7 @@ def test_a_task_for_another_tenants_voice_is_404(tenant_a, b_objects):
 
 @pytest.mark.parametrize("route", LIST_ROUTES)
 def test_lists_never_show_another_tenants_rows(tenant_a, b_objects, route):
-    own_voice = tenant_a.upload_voice().json()["id"]
+    own_voice = tenant_a.ready_voice()
     tenant_a.create_task(own_voice)
     listed = tenant_a.client.get(LIST_ROUTES[route]).json()["results"]
     assert listed, "tenant A sees its own rows"

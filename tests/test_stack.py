@@ -91,6 +91,11 @@ def test_make_run_stack_serves_the_whole_flow_and_stops_cleanly(stack):
         )
     assert voice.status_code == 201, voice.text
     voice_id = voice.json()["id"]
+    deadline = time.monotonic() + 120
+    while (voice_status := acme.get(f"/api/v1/speakers/{voice_id}").json()["status"]) == "PROCESSING":
+        assert time.monotonic() < deadline, "the voice's profile was not made within two minutes"
+        time.sleep(0.5)
+    assert voice_status == "READY"
     task = acme.post(
         "/api/v1/tasks",
         json={"text": "Good morning. The platform speaks these words aloud.", "speaker_id": voice_id, "language": "en"},
@@ -103,6 +108,7 @@ def test_make_run_stack_serves_the_whole_flow_and_stops_cleanly(stack):
         assert time.monotonic() < deadline, f"task still {status} after a minute"
         time.sleep(0.3)
     assert status == "DONE"
+    assert 0 < acme.get(f"/api/v1/tasks/{task_id}").json()["similarity"] <= 1
     audio = acme.get(f"/api/v1/tasks/{task_id}/audio")
     assert audio.status_code == 200
     samples, rate = sf.read(io.BytesIO(audio.content), dtype="float32")

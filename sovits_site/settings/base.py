@@ -180,6 +180,10 @@ REFERENCE_MIN_SECONDS = env.float("REFERENCE_MIN_SECONDS", default=3.0)
 REFERENCE_MAX_SECONDS = env.float("REFERENCE_MAX_SECONDS", default=30.0)
 MAX_TASK_CHARACTERS = env.int("MAX_TASK_CHARACTERS", default=5000)
 SYNTHESIS_ENGINE = env.str("SYNTHESIS_ENGINE", default="embedded")
+# eSpeak variants the embedded engine tries for each voice; empty means its full list.
+EMBEDDED_VARIANTS = env.list("EMBEDDED_VARIANTS", default=[])
+PROFILE_CACHE_SIZE = env.int("PROFILE_CACHE_SIZE", default=256)
+PROFILE_CACHE_TTL_SECONDS = env.int("PROFILE_CACHE_TTL_SECONDS", default=3600)
 SYNTHESIS_TIME_LIMIT_SECONDS = env.int("SYNTHESIS_TIME_LIMIT_SECONDS", default=600)
 # Uploads stay in memory (plaintext audio never reaches the disk) and stop at the cap.
 FILE_UPLOAD_HANDLERS = ["sovits_site.uploads.CappedMemoryUploadHandler"]

@@ -18,6 +18,7 @@ class SpeakerOutputSerializer(serializers.Serializer):
     language = serializers.CharField()
     reference_text = serializers.CharField()
     status = serializers.CharField()
+    error = serializers.JSONField()
     duration_seconds = serializers.FloatField()
     created_at = serializers.DateTimeField()
 

@@ -28,6 +28,9 @@ class TaskOutputSerializer(serializers.Serializer):
     error = serializers.JSONField()
     result_url = serializers.SerializerMethodField()
     duration_seconds = serializers.FloatField()
+    similarity = serializers.FloatField(
+        help_text="Cosine between speaker embeddings of the result and of the reference voice (DONE tasks)"
+    )
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField()

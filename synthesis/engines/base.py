@@ -1,13 +1,16 @@
 """The engine contract: every synthesizer behind the service looks like this.
 
-It is batch-first (a worker hands over several requests at once, which a GPU
-engine runs together) and profile-based (the expensive analysis of a reference
-voice happens once, in ``extract_profile``, and its result is reused).
+- Batch-first: a worker hands over several requests at once (a GPU engine runs
+  them together); progress is reported per request.
+- Profile-based: the expensive analysis of a reference voice happens once, in
+  ``extract_profile``; its JSON-serialisable result is stored and reused.
+- Streaming-capable: ``stream`` yields audio a piece at a time (a sentence for
+  the embedded engine), which ``synthesize`` is built on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -23,6 +26,10 @@ class EngineError(RuntimeError):
 
 class UnsupportedLanguage(ValueError):
     pass
+
+
+class ReferenceUnusable(ValueError):
+    """The reference audio cannot give a voice profile (too little voiced speech...)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,13 @@ class SynthesisRequest:
 
 
 @dataclass(frozen=True)
+class AudioChunk:
+    audio: np.ndarray  # float32 mono in [-1, 1]
+    sample_rate: int
+    progress: float  # fraction of the request done once this chunk is out
+
+
+@dataclass(frozen=True)
 class SynthesisResult:
     audio: np.ndarray  # float32 mono in [-1, 1]
     sample_rate: int
@@ -57,6 +71,27 @@ class Engine(Protocol):
 
     def extract_profile(self, *, audio: np.ndarray, sample_rate: int, text: str, language: str) -> VoiceProfile: ...
 
+    def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]: ...
+
     def synthesize(
         self, requests: Sequence[SynthesisRequest], *, on_progress: ProgressCallback | None = None
     ) -> list[SynthesisResult]: ...
+
+
+def synthesize_by_streaming(
+    engine: Engine, requests: Sequence[SynthesisRequest], on_progress: ProgressCallback | None
+) -> list[SynthesisResult]:
+    """``synthesize`` for engines with no batched kernel: each request streamed in turn."""
+    results = []
+    for index, request in enumerate(requests):
+        chunks = []
+        for chunk in engine.stream(request):
+            chunks.append(chunk)
+            if on_progress:
+                on_progress(index, chunk.progress)
+        if not chunks:
+            raise EngineError("the engine produced no audio")
+        results.append(
+            SynthesisResult(audio=np.concatenate([c.audio for c in chunks]), sample_rate=chunks[0].sample_rate)
+        )
+    return results

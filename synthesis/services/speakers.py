@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis import audio, storage
+from synthesis import audio, profiles, storage
+from synthesis.engines.base import ReferenceUnusable
 from synthesis.languages import LANGUAGES
 from synthesis.models import Speaker, SpeakerStatus
 from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 
 def speaker_create(
@@ -36,23 +41,76 @@ def speaker_create(
             f"The reference audio lasts over {settings.REFERENCE_MAX_SECONDS:g} s, the most allowed",
             details=limits,
         )
+    if audio.speech_seconds(decoded.samples, decoded.sample_rate) < audio.MIN_SPEECH_SECONDS:
+        raise ApiError(
+            "AUDIO_SILENT",
+            f"The reference audio holds less than {audio.MIN_SPEECH_SECONDS:g} s of audible speech",
+            details={"threshold_dbfs": audio.SILENCE_DBFS},
+        )
+    clipped = audio.clipped_fraction(decoded.samples)
+    if clipped > audio.MAX_CLIPPED_FRACTION:
+        raise ApiError(
+            "AUDIO_CLIPPED",
+            f"{clipped:.1%} of the reference's samples are at full scale: it was recorded too loud",
+            details={"clipped_fraction": round(clipped, 4), "max_clipped_fraction": audio.MAX_CLIPPED_FRACTION},
+        )
     object_key = storage.put(tenant=tenant, kind="references", data=audio_bytes)
     try:
-        return Speaker.objects.create(
-            tenant=tenant,
-            name=name,
-            language=language,
-            reference_text=reference_text,
-            status=SpeakerStatus.READY,
-            reference_key=object_key,
-            reference_filename=filename,
-            reference_bytes=len(audio_bytes),
-            duration_seconds=round(decoded.duration, 3),
-            sample_rate=decoded.sample_rate,
-        )
+        with transaction.atomic():
+            speaker = Speaker.objects.create(
+                tenant=tenant,
+                name=name,
+                language=language,
+                reference_text=reference_text,
+                status=SpeakerStatus.PROCESSING,
+                reference_key=object_key,
+                reference_filename=filename,
+                reference_bytes=len(audio_bytes),
+                duration_seconds=round(decoded.duration, 3),
+                sample_rate=decoded.sample_rate,
+            )
+            transaction.on_commit(lambda: _enqueue_profile(speaker))
     except Exception:
         storage.delete(object_key=object_key)
         raise
+    return speaker
+
+
+def _enqueue_profile(speaker: Speaker) -> None:
+    from synthesis.actors import extract_profile
+
+    extract_profile.send(str(speaker.id))
+
+
+def speaker_profile_extract(*, speaker_id) -> None:
+    """The profiling job: PROCESSING → READY (profile stored) or FAILED (with an error).
+
+    Idempotent: a redelivered message for a voice that is already profiled, or
+    deleted, does nothing.
+    """
+    speaker = Speaker.objects.select_related("tenant").filter(id=speaker_id, deleted_at__isnull=True).first()
+    if speaker is None or speaker.status != SpeakerStatus.PROCESSING:
+        return
+    try:
+        stored = profiles.extract(speaker)
+    except (ReferenceUnusable, audio.AudioDecodeError) as exc:
+        _speaker_fail(speaker, ApiError("AUDIO_SILENT", f"No voice profile could be made: {exc}"))
+        return
+    except Exception as exc:  # an engine crash must not take the worker down
+        logger.exception("profile extraction failed for speaker %s", speaker.id)
+        _speaker_fail(speaker, ApiError("ENGINE_ERROR", f"Profile extraction failed: {type(exc).__name__}"))
+        return
+    object_key = storage.put(tenant=speaker.tenant, kind="profiles", data=profiles.serialise(stored))
+    # Only the first of two concurrent deliveries wins; the other drops its copy.
+    updated = Speaker.objects.filter(id=speaker.id, deleted_at__isnull=True, status=SpeakerStatus.PROCESSING).update(
+        status=SpeakerStatus.READY, profile_key=object_key, profile_engine=stored.profile.engine, error=None
+    )
+    if not updated:
+        storage.delete(object_key=object_key)
+
+
+def _speaker_fail(speaker: Speaker, error: ApiError) -> None:
+    Speaker.objects.filter(id=speaker.id).update(status=SpeakerStatus.FAILED, error=error.as_dict())
 
 
 @transaction.atomic
@@ -64,5 +122,5 @@ def speaker_delete(*, speaker: Speaker) -> None:
     """
     speaker.deleted_at = timezone.now()
     speaker.save(update_fields=["deleted_at"])
-    object_key = speaker.reference_key
-    transaction.on_commit(lambda: storage.delete(object_key=object_key))
+    object_keys = [key for key in (speaker.reference_key, speaker.profile_key) if key]
+    transaction.on_commit(lambda: [storage.delete(object_key=key) for key in object_keys])

@@ -13,11 +13,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis import audio, storage
-from synthesis.engines import get_engine
+from synthesis import audio, profiles, speaker_embedding, storage
+from synthesis.engines import engine_info, get_engine
 from synthesis.engines.base import SynthesisRequest, UnsupportedLanguage
 from synthesis.languages import AUTO, LANGUAGES, resolve
-from synthesis.models import Task, TaskStatus
+from synthesis.models import SpeakerStatus, Task, TaskStatus
 from synthesis.selectors import speaker_get
 from tenants.models import Tenant
 
@@ -49,16 +49,28 @@ def task_create(
             f"The text has {len(text)} characters; a task takes at most {settings.MAX_TASK_CHARACTERS}",
             details={"characters": len(text), "max_characters": settings.MAX_TASK_CHARACTERS},
         )
-    if language != AUTO and language not in LANGUAGES:
-        raise ApiError("UNSUPPORTED_LANGUAGE", details={"language": language, "supported": [AUTO, *sorted(LANGUAGES)]})
+    supported = engine_info().languages & set(LANGUAGES)
+    resolved = resolve(language, text)
+    if resolved not in supported:
+        raise ApiError(
+            "UNSUPPORTED_LANGUAGE",
+            f"The language {resolved!r} is not spoken by this service's engine",
+            details={"language": resolved, "supported": [AUTO, *sorted(supported)]},
+        )
     speaker = speaker_get(tenant=tenant, speaker_id=speaker_id)
+    if speaker.status != SpeakerStatus.READY:
+        raise ApiError(
+            "VOICE_NOT_READY",
+            f"The voice is {speaker.status}",
+            details={"speaker_id": str(speaker.id), "status": speaker.status, "error": speaker.error},
+        )
     with transaction.atomic():
         task = Task.objects.create(
             tenant=tenant,
             speaker=speaker,
             text=text,
             characters=len(text),
-            language=resolve(language, text),
+            language=resolved,
             priority=priority,
             callback_url=callback_url,
         )
@@ -124,22 +136,25 @@ def task_run(*, task_id: uuid.UUID | str) -> None:
         _fail(task, ApiError("ENGINE_ERROR", f"Synthesis failed: {type(exc).__name__}"))
 
 
+def _similarity(result, stored: profiles.StoredProfile) -> float | None:
+    try:
+        output = speaker_embedding.embed(result.audio, result.sample_rate)
+    except ValueError:  # too short to embed (a one-word text)
+        return None
+    return round(speaker_embedding.cosine(output, stored.embedding), 4)
+
+
 def _synthesize(task: Task) -> None:
     speaker = task.speaker
     if speaker.deleted_at is not None:
         raise ApiError("NOT_FOUND", "The voice was deleted before the task ran")
     engine = get_engine()
-    reference = audio.decode(
-        storage.get(tenant=task.tenant, object_key=speaker.reference_key), max_seconds=settings.REFERENCE_MAX_SECONDS
-    )
-    profile = engine.extract_profile(
-        audio=reference.samples,
-        sample_rate=reference.sample_rate,
-        text=speaker.reference_text,
-        language=speaker.language,
-    )
-    request = SynthesisRequest(text=task.text, language=task.language, profile=profile)
+    stored = profiles.load(speaker)
+    if stored is None:  # profiled for another engine, or never: the slow path
+        stored = profiles.extract(speaker)
+    request = SynthesisRequest(text=task.text, language=task.language, profile=stored.profile)
     [result] = engine.synthesize([request], on_progress=_ProgressWriter(task.id))
+    similarity = _similarity(result, stored)
     wav = audio.encode_wav(result.audio, result.sample_rate)
     object_key = storage.put(tenant=task.tenant, kind="results", data=wav)
     finished = Task.objects.filter(id=task.id, status=TaskStatus.PROCESSING).update(
@@ -148,6 +163,7 @@ def _synthesize(task: Task) -> None:
         result_key=object_key,
         result_bytes=len(wav),
         duration_seconds=round(result.duration, 3),
+        similarity=similarity,
         finished_at=timezone.now(),
         updated_at=timezone.now(),
     )

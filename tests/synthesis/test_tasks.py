@@ -15,7 +15,7 @@ from tests.conftest import speech_seconds, wait_for_task
 
 @pytest.fixture
 def voice(tenant_a):
-    return tenant_a.upload_voice().json()["id"]
+    return tenant_a.ready_voice()
 
 
 def test_creating_a_task_answers_202_with_a_pending_task(tenant_a, voice):

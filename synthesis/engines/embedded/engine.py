@@ -1,73 +1,75 @@
-"""The embedded engine: eSpeak NG speech, sentence by sentence, on the CPU.
+"""The embedded engine: eSpeak NG speech adapted toward the reference voice with WORLD.
 
-It needs nothing but the wheels it ships with and runs offline anywhere. It is
-formant speech, not neural voice cloning.
+It needs nothing but the wheels it ships with and runs offline on any CPU. It
+is formant speech moved toward a voice (pitch, formants, timbre, rate,
+loudness), not neural voice cloning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from synthesis.engines.base import (
+    AudioChunk,
     EngineError,
     ProgressCallback,
+    ReferenceUnusable,
     SynthesisRequest,
     SynthesisResult,
     UnsupportedLanguage,
     VoiceProfile,
+    synthesize_by_streaming,
 )
-from synthesis.engines.embedded import espeak
+from synthesis.engines.embedded import profile as profiles
+from synthesis.engines.embedded import world
 from synthesis.engines.text import split_sentences
 
-# eSpeak NG voice for each language code the service accepts.
-VOICES = {"en": "en-us", "zh": "cmn", "yue": "yue", "ja": "ja", "ko": "ko"}
 _PAUSE_SECONDS = 0.18
 _FADE_SECONDS = 0.005
+_MIN_SPEED, _MAX_SPEED = 0.5, 2.0
 
 
 class EmbeddedEngine:
     name = "embedded"
-    languages = frozenset(VOICES)
+    languages = frozenset(profiles.VOICES)
+    sample_rate = profiles.ANALYSIS_RATE
 
-    def __init__(self) -> None:
-        self._espeak = espeak.get()
-
-    @property
-    def sample_rate(self) -> int:
-        return self._espeak.sample_rate
+    def __init__(self, *, variants: tuple[str, ...] | None = None) -> None:
+        self.variants = variants or profiles.DEFAULT_VARIANTS
 
     def extract_profile(self, *, audio: np.ndarray, sample_rate: int, text: str, language: str) -> VoiceProfile:
-        return VoiceProfile(engine=self.name, data={"base_voice": VOICES.get(language, "en-us")})
+        try:
+            extracted = profiles.extract(audio, sample_rate, language=language, variants=self.variants)
+        except profiles.ReferenceUnusable as exc:
+            raise ReferenceUnusable(str(exc)) from exc
+        return VoiceProfile(engine=self.name, data=extracted.to_dict())
 
     def synthesize(
         self, requests: Sequence[SynthesisRequest], *, on_progress: ProgressCallback | None = None
     ) -> list[SynthesisResult]:
-        return [self._synthesize_one(i, request, on_progress) for i, request in enumerate(requests)]
+        return synthesize_by_streaming(self, requests, on_progress)
 
-    def _synthesize_one(
-        self, index: int, request: SynthesisRequest, on_progress: ProgressCallback | None
-    ) -> SynthesisResult:
-        if request.language not in VOICES:
+    def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
+        if request.language not in self.languages:
             raise UnsupportedLanguage(request.language)
-        voice = VOICES[request.language]
-        speed = float(request.params.get("speed", 1.0))
+        voice = profiles.EmbeddedProfile.from_dict(dict(request.profile.data))
+        speed = float(np.clip(float(request.params.get("speed", 1.0)), _MIN_SPEED, _MAX_SPEED))
         sentences = split_sentences(request.text)
         if not sentences:
             raise EngineError("nothing to say: the text has no speakable content")
         pause = np.zeros(int(_PAUSE_SECONDS * self.sample_rate), dtype=np.float32)
-        pieces: list[np.ndarray] = []
         for done, sentence in enumerate(sentences, start=1):
-            samples = self._espeak.synthesize(sentence, voice=voice, rate_wpm=int(175 * speed))
-            pieces.append(_fade(samples.astype(np.float32) / 32768.0, self.sample_rate))
-            pieces.append(pause)
-            if on_progress:
-                on_progress(index, done / len(sentences))
-        audio = np.concatenate(pieces[:-1])
-        if not np.any(audio):
-            raise EngineError("the engine produced silence")
-        return SynthesisResult(audio=audio, sample_rate=self.sample_rate)
+            speech = profiles.speak(
+                sentence, language=request.language, variant=voice.base_variant, rate=voice.rate * speed
+            )
+            if speech.size == 0:
+                continue
+            audio = _fade(profiles.adapt(world.analyze(speech, self.sample_rate), voice), self.sample_rate)
+            if done < len(sentences):
+                audio = np.concatenate([audio, pause])
+            yield AudioChunk(audio=audio, sample_rate=self.sample_rate, progress=done / len(sentences))
 
 
 def _fade(samples: np.ndarray, sample_rate: int) -> np.ndarray:
