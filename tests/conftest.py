@@ -51,7 +51,9 @@ class TenantWorld:
         else:
             raw, engine = _profiles[path]
             key = storage.put(tenant=self.tenant, kind="profiles", data=raw)
-            Speaker.objects.filter(id=speaker.id).update(status=SpeakerStatus.READY, profile_key=key, profile_engine=engine)
+            Speaker.objects.filter(id=speaker.id).update(
+                status=SpeakerStatus.READY, profile_key=key, profile_engine=engine
+            )
         return str(speaker.id)
 
     def upload_voice(self, path: Path = REFERENCE, **fields):
