@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(VENV)/.installed lint
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+
+# Benchmarks print JSON; they are measurements, not tests.
+bench: $(VENV)/.installed
+	$(PY) bench/engine_fidelity.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
