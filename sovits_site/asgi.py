@@ -1,6 +1,6 @@
 """ASGI entry point, served by daphne. In the standard deployment daphne only
 receives ``/ws/`` (WebSockets); plain HTTP goes to gunicorn's WSGI workers,
-which use every core. Both paths work here all the same."""
+which use every core. Both work here all the same."""
 
 import os
 
@@ -10,10 +10,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sovits_site.settings.base")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
+from django.urls import path  # noqa: E402
+
+from sovits_site.websocket_auth import websocket_auth_stack  # noqa: E402
+from synthesis.consumers import TaskConsumer, TenantTasksConsumer  # noqa: E402
+
+websocket_urlpatterns = [
+    path("ws/tasks/", TenantTasksConsumer.as_asgi()),
+    path("ws/tasks/<uuid:task_id>/", TaskConsumer.as_asgi()),
+]
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": URLRouter([]),
+        "websocket": websocket_auth_stack(URLRouter(websocket_urlpatterns)),
     }
 )

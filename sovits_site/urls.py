@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
-from django.views.generic import TemplateView
+from django.views.generic import RedirectView
 
 from sovits_site import handlers
-from tenants.api import TokenObtainApi, TokenRefreshApi
+from synthesis.pages import AppPage
+from tenants.api import ApiKeyListCreateApi, ApiKeyRevokeApi, TokenObtainApi, TokenRefreshApi, WebSocketTicketApi
 
 
 def healthz(request):
@@ -14,6 +15,9 @@ def healthz(request):
 api_v1 = [
     path("auth/token", TokenObtainApi.as_view(), name="token-obtain"),
     path("auth/token/refresh", TokenRefreshApi.as_view(), name="token-refresh"),
+    path("auth/ws-ticket", WebSocketTicketApi.as_view(), name="ws-ticket"),
+    path("keys", ApiKeyListCreateApi.as_view(), name="key-list"),
+    path("keys/<uuid:key_id>/revoke", ApiKeyRevokeApi.as_view(), name="key-revoke"),
     path("", include("synthesis.api.urls")),
 ]
 
@@ -22,7 +26,11 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("", TemplateView.as_view(template_name="index.html"), name="home"),
+    path("", RedirectView.as_view(pattern_name="page-synthesize"), name="home"),
+    path("voices/", AppPage.as_view(page="voices"), name="page-voices"),
+    path("synthesize/", AppPage.as_view(page="synthesize"), name="page-synthesize"),
+    path("history/", AppPage.as_view(page="history"), name="page-history"),
+    path("keys/", AppPage.as_view(page="keys", admin_only=True), name="page-keys"),
 ]
 
 handler400 = handlers.bad_request

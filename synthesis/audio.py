@@ -40,6 +40,16 @@ def probe(data: bytes) -> sf._SoundFileInfo:
     return info
 
 
+_MEDIA_TYPES = {"WAV": "audio/wav", "WAVEX": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3": "audio/mpeg"}
+
+
+def media_type(data: bytes) -> str:
+    try:
+        return _MEDIA_TYPES[probe(data).format]
+    except (AudioDecodeError, KeyError):
+        return "application/octet-stream"
+
+
 def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
     """Decode to mono float32, refusing to decode more than ``max_seconds`` (plus slack) of audio."""
     info = probe(data)

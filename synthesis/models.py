@@ -61,6 +61,8 @@ class Task(models.Model):
     characters = models.PositiveIntegerField()
     language = models.CharField(max_length=8)
     priority = models.PositiveSmallIntegerField(default=0)
+    # Engine parameters (speed...), validated by the API.
+    params = models.JSONField(default=dict, blank=True)
     callback_url = models.URLField(max_length=2000, blank=True)
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
     progress = models.PositiveSmallIntegerField(default=0)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis.models import Speaker, Task
+from synthesis.models import Speaker, Task, TaskStatus
 from tenants.models import Tenant
 
 
@@ -22,8 +23,13 @@ def speaker_get(*, tenant: Tenant, speaker_id: uuid.UUID | str) -> Speaker:
     return speaker
 
 
-def task_list(*, tenant: Tenant) -> QuerySet[Task]:
-    return Task.objects.filter(tenant=tenant).order_by("-created_at", "-id")
+def task_list(*, tenant: Tenant, status: str | None = None, speaker_id: uuid.UUID | None = None) -> QuerySet[Task]:
+    tasks = Task.objects.filter(tenant=tenant)
+    if status:
+        tasks = tasks.filter(status=status)
+    if speaker_id:
+        tasks = tasks.filter(speaker_id=speaker_id)
+    return tasks.order_by("-created_at", "-id")
 
 
 def task_get(*, tenant: Tenant, task_id: uuid.UUID | str) -> Task:
@@ -31,3 +37,17 @@ def task_get(*, tenant: Tenant, task_id: uuid.UUID | str) -> Task:
     if task is None:
         raise ApiError("NOT_FOUND", "Task not found", details={"task_id": str(task_id)})
     return task
+
+
+def usage_this_month(*, tenant: Tenant) -> dict:
+    """Characters and tasks since the first of this month (UTC), and live voices."""
+    start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    tasks = Task.objects.filter(tenant=tenant, created_at__gte=start)
+    totals = tasks.aggregate(characters=Sum("characters"), tasks=Count("id"))
+    return {
+        "period_start": start.isoformat(),
+        "characters": totals["characters"] or 0,
+        "tasks": totals["tasks"],
+        "tasks_done": tasks.filter(status=TaskStatus.DONE).count(),
+        "voices": speaker_list(tenant=tenant).count(),
+    }

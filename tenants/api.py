@@ -1,7 +1,16 @@
-"""Token endpoints: simplejwt's views, answering in the error envelope."""
+"""Token endpoints (simplejwt's views) and API key management for owners and admins."""
 
+from __future__ import annotations
+
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from tenants.permissions import IsTenantAdmin
+from tenants.selectors import api_key_get, api_key_list
+from tenants.services import api_key_create, api_key_revoke, websocket_ticket_issue
 
 
 class TokenObtainApi(TokenObtainPairView):
@@ -12,3 +21,48 @@ class TokenObtainApi(TokenObtainPairView):
 class TokenRefreshApi(TokenRefreshView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+
+class ApiKeyOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField()
+
+
+class ApiKeyListCreateApi(APIView):
+    permission_classes = [IsTenantAdmin]
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100, allow_blank=True, default="")
+
+    def get(self, request):
+        keys = api_key_list(tenant=request.tenant)
+        return Response({"count": len(keys), "results": ApiKeyOutputSerializer(keys, many=True).data})
+
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created_by = request.user if getattr(request.user, "pk", None) else None
+        issued = api_key_create(tenant=request.tenant, name=serializer.validated_data["name"], created_by=created_by)
+        body = {**ApiKeyOutputSerializer(issued.api_key).data, "key": issued.secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyRevokeApi(APIView):
+    permission_classes = [IsTenantAdmin]
+
+    def post(self, request, key_id):
+        api_key = api_key_revoke(api_key=api_key_get(tenant=request.tenant, key_id=key_id))
+        return Response(ApiKeyOutputSerializer(api_key).data)
+
+
+class WebSocketTicketApi(APIView):
+    """A short-lived ticket for API clients to open ``/ws/`` (``?ticket=...``), since
+    browsers' WebSocket API cannot send an Authorization header."""
+
+    def post(self, request):
+        ticket, ttl = websocket_ticket_issue(tenant=request.tenant)
+        return Response({"ticket": ticket, "expires_in": ttl})

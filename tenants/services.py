@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
@@ -61,3 +62,21 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
     return api_key
+
+
+WEBSOCKET_TICKET_TTL_SECONDS = 60
+_TICKET_SALT = "tenants.websocket-ticket"
+
+
+def websocket_ticket_issue(*, tenant: Tenant) -> tuple[str, int]:
+    """A signed ticket naming the tenant, valid for a minute."""
+    return signing.dumps({"tenant": str(tenant.id)}, salt=_TICKET_SALT), WEBSOCKET_TICKET_TTL_SECONDS
+
+
+def websocket_ticket_tenant(ticket: str) -> Tenant | None:
+    """The tenant a ticket names, or None if it is forged, expired or the tenant is gone."""
+    try:
+        data = signing.loads(ticket, salt=_TICKET_SALT, max_age=WEBSOCKET_TICKET_TTL_SECONDS)
+    except signing.BadSignature:
+        return None
+    return Tenant.objects.filter(id=data.get("tenant")).first()

@@ -4,17 +4,21 @@ every method, answers 404 in the envelope, and B's rows never show in A's lists.
 from __future__ import annotations
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
 
 from synthesis.models import Task
+from tenants.models import ApiKey
 
-# Every API route that takes an object id, and the methods it answers.
+# Every API route that takes an object id: the methods it answers and the id it takes.
 OBJECT_ROUTES = {
-    "speaker-detail": ["get", "delete"],
-    "task-detail": ["get"],
-    "task-audio": ["get"],
+    "speaker-detail": (["get", "delete"], "speaker_id"),
+    "speaker-audio": (["get"], "speaker_id"),
+    "task-detail": (["get"], "task_id"),
+    "task-audio": (["get"], "task_id"),
+    "key-revoke": (["post"], "key_id"),
 }
-LIST_ROUTES = {"speaker-list": "/api/v1/speakers", "task-list": "/api/v1/tasks"}
+LIST_ROUTES = {"speaker-list": "/api/v1/speakers", "task-list": "/api/v1/tasks", "key-list": "/api/v1/keys"}
 
 
 def _api_routes(resolver: URLResolver, prefix: str = "") -> list[tuple[str, URLPattern]]:
@@ -39,19 +43,28 @@ def b_objects(tenant_b, worker):
     speaker_id = tenant_b.ready_voice()
     task_id = tenant_b.create_task(speaker_id).json()["id"]
     wait_for_task(task_id)
-    return {"speaker_id": speaker_id, "task_id": task_id}
+    key_id = ApiKey.objects.get(tenant=tenant_b.tenant).id
+    return {"speaker_id": speaker_id, "task_id": task_id, "key_id": key_id}
 
 
-@pytest.mark.parametrize(("route", "method"), [(r, m) for r, ms in OBJECT_ROUTES.items() for m in ms])
-def test_another_tenants_object_is_404(tenant_a, b_objects, route, method):
-    from django.urls import reverse
+@pytest.fixture
+def owner_a(tenant_a):
+    """Tenant A's owner signed in (keys are managed by people, not by API keys)."""
+    client = APIClient()
+    client.login(username=tenant_a.owner.username, password=tenant_a.password)
+    return client
 
-    kwarg = "speaker_id" if route.startswith("speaker") else "task_id"
+
+@pytest.mark.parametrize(("route", "method"), [(r, m) for r, (ms, _) in OBJECT_ROUTES.items() for m in ms])
+def test_another_tenants_object_is_404(tenant_a, owner_a, b_objects, route, method):
+    kwarg = OBJECT_ROUTES[route][1]
     url = reverse(route, kwargs={kwarg: b_objects[kwarg]})
-    response = getattr(tenant_a.client, method)(url)
+    client = owner_a if kwarg == "key_id" else tenant_a.client
+    response = getattr(client, method)(url)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"
     assert str(Task.objects.get(id=b_objects["task_id"]).status) == "DONE"  # untouched
+    assert ApiKey.objects.get(id=b_objects["key_id"]).revoked_at is None
 
 
 def test_a_task_for_another_tenants_voice_is_404(tenant_a, b_objects):
@@ -61,9 +74,9 @@ def test_a_task_for_another_tenants_voice_is_404(tenant_a, b_objects):
 
 
 @pytest.mark.parametrize("route", LIST_ROUTES)
-def test_lists_never_show_another_tenants_rows(tenant_a, b_objects, route):
+def test_lists_never_show_another_tenants_rows(tenant_a, owner_a, b_objects, route):
     own_voice = tenant_a.ready_voice()
     tenant_a.create_task(own_voice)
-    listed = tenant_a.client.get(LIST_ROUTES[route]).json()["results"]
+    listed = owner_a.get(LIST_ROUTES[route]).json()["results"]
     assert listed, "tenant A sees its own rows"
     assert not {row["id"] for row in listed} & set(map(str, b_objects.values()))

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import HttpResponse
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
+from synthesis import audio, storage
 from synthesis.api.pagination import paginated_response
 from synthesis.languages import LANGUAGES
 from synthesis.selectors import speaker_get, speaker_list
@@ -49,6 +51,18 @@ class SpeakerListCreateApi(APIView):
             filename=upload.name or "",
         )
         return Response(SpeakerOutputSerializer(speaker).data, status=status.HTTP_201_CREATED)
+
+
+class SpeakerAudioApi(APIView):
+    """The voice's reference recording, decrypted, as uploaded (for the app's play button)."""
+
+    def get(self, request, speaker_id):
+        speaker = speaker_get(tenant=request.tenant, speaker_id=speaker_id)
+        data = storage.get(tenant=speaker.tenant, object_key=speaker.reference_key)
+        response = HttpResponse(data, content_type=audio.media_type(data))
+        response["Content-Disposition"] = "inline"
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
 
 
 class SpeakerDetailApi(APIView):

@@ -15,6 +15,10 @@ from synthesis.selectors import task_get, task_list
 from synthesis.services.tasks import task_create
 
 
+class TaskParamsSerializer(serializers.Serializer):
+    speed = serializers.FloatField(min_value=0.5, max_value=2.0, default=1.0)
+
+
 class TaskOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
@@ -24,6 +28,7 @@ class TaskOutputSerializer(serializers.Serializer):
     characters = serializers.IntegerField()
     language = serializers.CharField()
     priority = serializers.IntegerField()
+    params = serializers.JSONField()
     callback_url = serializers.CharField()
     error = serializers.JSONField()
     result_url = serializers.SerializerMethodField()
@@ -51,9 +56,17 @@ class TaskListCreateApi(APIView):
         language = serializers.CharField(max_length=8, default=AUTO)
         priority = serializers.ChoiceField(choices=[0, 1], default=0)
         callback_url = serializers.URLField(max_length=2000, required=False, default="", allow_blank=True)
+        params = TaskParamsSerializer(required=False, default=dict)
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
+        speaker_id = serializers.UUIDField(required=False)
 
     def get(self, request):
-        return paginated_response(request, task_list(tenant=request.tenant), TaskOutputSerializer, view=self)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        tasks = task_list(tenant=request.tenant, **filters.validated_data)
+        return paginated_response(request, tasks, TaskOutputSerializer, view=self)
 
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
@@ -79,5 +92,7 @@ class TaskAudioApi(APIView):
             )
         data = storage.get(tenant=task.tenant, object_key=task.result_key)
         response = HttpResponse(data, content_type="audio/wav")
-        response["Content-Disposition"] = f'attachment; filename="{task.id}.wav"'
+        disposition = "attachment" if request.query_params.get("download") else "inline"
+        response["Content-Disposition"] = f'{disposition}; filename="{task.id}.wav"'
+        response["Cache-Control"] = "private, max-age=3600"
         return response

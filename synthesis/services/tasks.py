@@ -16,6 +16,7 @@ from sovits_site.errors import ApiError
 from synthesis import audio, profiles, speaker_embedding, storage
 from synthesis.engines import engine_info, get_engine
 from synthesis.engines.base import SynthesisRequest, UnsupportedLanguage
+from synthesis.events import publish_task
 from synthesis.languages import AUTO, LANGUAGES, resolve
 from synthesis.models import SpeakerStatus, Task, TaskStatus
 from synthesis.selectors import speaker_get
@@ -37,6 +38,7 @@ def task_create(
     language: str = AUTO,
     priority: int = 0,
     callback_url: str = "",
+    params: dict | None = None,
 ) -> Task:
     text = text.strip()
     if not text:
@@ -72,6 +74,7 @@ def task_create(
             characters=len(text),
             language=resolved,
             priority=priority,
+            params=params or {},
             callback_url=callback_url,
         )
         transaction.on_commit(lambda: _enqueue(task))
@@ -82,6 +85,7 @@ def _enqueue(task: Task) -> None:
     from synthesis.actors import synthesize_task
 
     synthesize_task.send(str(task.id))
+    publish_task(task)
 
 
 def _claim(task_id: uuid.UUID | str) -> bool:
@@ -102,21 +106,24 @@ def _fail(task: Task, error: ApiError) -> None:
 
 
 class _ProgressWriter:
-    """Writes progress to the row at most every half second (it doubles as the lease heartbeat)."""
+    """Publishes every progress step live, and writes it to the row at most every
+    half second (for polling clients; the write doubles as the lease heartbeat)."""
 
-    def __init__(self, task_id: uuid.UUID):
-        self.task_id = task_id
+    def __init__(self, task: Task):
+        self.task = task
         self.last_write = 0.0
-        self.last_value = 0
 
     def __call__(self, _index: int, fraction: float) -> None:
         value = min(99, int(fraction * 100))  # 100 only with the result
-        if value <= self.last_value or time.monotonic() - self.last_write < _PROGRESS_MIN_INTERVAL:
+        if value <= self.task.progress:
             return
-        Task.objects.filter(id=self.task_id, status=TaskStatus.PROCESSING).update(
-            progress=value, updated_at=timezone.now()
-        )
-        self.last_write, self.last_value = time.monotonic(), value
+        self.task.progress = value
+        publish_task(self.task)
+        if time.monotonic() - self.last_write >= _PROGRESS_MIN_INTERVAL:
+            Task.objects.filter(id=self.task.id, status=TaskStatus.PROCESSING).update(
+                progress=value, updated_at=timezone.now()
+            )
+            self.last_write = time.monotonic()
 
 
 def task_run(*, task_id: uuid.UUID | str) -> None:
@@ -125,6 +132,7 @@ def task_run(*, task_id: uuid.UUID | str) -> None:
         logger.info("task %s is not claimable (already running or finished); skipping", task_id)
         return
     task = Task.objects.select_related("speaker", "tenant").get(id=task_id)
+    publish_task(task)
     try:
         _synthesize(task)
     except ApiError as exc:
@@ -134,6 +142,8 @@ def task_run(*, task_id: uuid.UUID | str) -> None:
     except Exception as exc:  # an engine crash must not take the worker down
         logger.exception("task %s failed in the engine", task.id)
         _fail(task, ApiError("ENGINE_ERROR", f"Synthesis failed: {type(exc).__name__}"))
+    task.refresh_from_db()
+    publish_task(task)
 
 
 def _similarity(result, stored: profiles.StoredProfile) -> float | None:
@@ -152,8 +162,8 @@ def _synthesize(task: Task) -> None:
     stored = profiles.load(speaker)
     if stored is None:  # profiled for another engine, or never: the slow path
         stored = profiles.extract(speaker)
-    request = SynthesisRequest(text=task.text, language=task.language, profile=stored.profile)
-    [result] = engine.synthesize([request], on_progress=_ProgressWriter(task.id))
+    request = SynthesisRequest(text=task.text, language=task.language, profile=stored.profile, params=task.params)
+    [result] = engine.synthesize([request], on_progress=_ProgressWriter(task))
     similarity = _similarity(result, stored)
     wav = audio.encode_wav(result.audio, result.sample_rate)
     object_key = storage.put(tenant=task.tenant, kind="results", data=wav)
