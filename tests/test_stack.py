@@ -7,70 +7,22 @@ from __future__ import annotations
 import io
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 import soundfile as sf
 
 from tests.conftest import REFERENCE, speech_seconds
+from tests.live import live_stack
 
-ROOT = Path(__file__).resolve().parent.parent
 AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def stack(tmp_path):
-    port = _free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "REDIS_NAMESPACE", "DJANGO_SETTINGS_MODULE"}
-    }
-    env.update(VAR_DIR=str(tmp_path / "var"), PORT=str(port), WEB_CONCURRENCY="2")
-
-    def manage(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    manage("migrate", "--noinput", "-v0")
-    log = open(tmp_path / "stack.log", "w")  # noqa: SIM115 - a file, not a pipe: a full pipe would block the servers
-    proc = subprocess.Popen(
-        [sys.executable, "deploy/stack.py"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        assert proc.poll() is None, (tmp_path / "stack.log").read_text()
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the stack did not serve /healthz within two minutes"
-        time.sleep(0.5)
-    yield {"base": base, "manage": manage, "var": tmp_path / "var", "proc": proc}
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+    with live_stack(tmp_path) as live:
+        yield {"base": live.base, "manage": live.manage, "var": live.var, "proc": live.proc}
 
 
 @pytest.mark.stack

@@ -1,0 +1,159 @@
+"""End-to-end in a real browser: Debian's Chromium driven by Playwright against the
+whole stack (`make run`'s processes, the real worker and engine).
+
+Screenshots of every page land in ``test-artifacts/screenshots/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LONG_REFERENCE
+from tests.live import ROOT, live_stack
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+PARAGRAPH = (
+    "Good morning, and welcome to the voice platform. This paragraph is read in the voice you uploaded. "
+    "Every sentence is made in turn, so the progress bar moves as the work goes on. "
+    "When it is done, the player below lets you listen to the result. Thank you for trying it."
+)
+
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (.ci/run installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with live_stack(tmp_path_factory.mktemp("browser")) as live:
+        live.manage("createtenant", "acme", "--owner", "alice", "--password", "alice-password-1")
+        live.manage("createtenant", "rival", "--owner", "bob", "--password", "bob-password-1")
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+        )
+        yield browser
+        browser.close()
+
+
+def sign_in(browser, stack, username: str, password: str, **context_args):
+    context = browser.new_context(**context_args)
+    page = context.new_page()
+    page.goto(f"{stack.base}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{stack.base}/synthesize/")
+    return page
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_person_uploads_a_voice_synthesizes_and_plays_it(browser, stack):
+    page = sign_in(browser, stack, "alice", "alice-password-1", viewport={"width": 1280, "height": 800})
+
+    page.goto(f"{stack.base}/voices/")
+    shot(page, "voices-empty")
+    page.get_by_label("Voice name").fill("Narrator")
+    page.get_by_label("Reference audio").set_input_files(str(LONG_REFERENCE))
+    page.get_by_label("Reference text").fill("A LibriSpeech reading.")
+    page.get_by_label("Language").select_option("en")
+    page.get_by_role("button", name="Upload voice").click()
+    page.get_by_text("READY", exact=False).first.wait_for(timeout=120_000)
+    shot(page, "voices")
+
+    page.goto(f"{stack.base}/synthesize/")
+    page.get_by_label("Text").fill(PARAGRAPH)
+    page.get_by_label("Voice").select_option(label="Narrator")
+    # Record every value the bar takes, and mark the page so a reload would show.
+    page.evaluate("""() => {
+        window.__noReload = true;
+        window.__progress = [];
+        const bar = document.querySelector('[role="progressbar"]');
+        new MutationObserver(() => window.__progress.push(Number(bar.getAttribute('aria-valuenow'))))
+            .observe(bar, {attributes: true, attributeFilter: ['aria-valuenow']});
+    }""")
+    page.get_by_role("button", name="Synthesize").click()
+    page.wait_for_function(
+        "document.querySelector('[role=\"progressbar\"]').getAttribute('aria-valuenow') === '100'", timeout=120_000
+    )
+    page.wait_for_function("document.querySelector('audio') && document.querySelector('audio').duration > 0",
+                           timeout=30_000)  # fmt: skip
+    progress = page.evaluate("window.__progress")
+    assert page.evaluate("window.__noReload") is True
+    assert progress[-1] == 100
+    assert any(0 < value < 100 for value in progress), progress  # it moved, not jumped
+    assert progress == sorted(progress)
+    assert page.locator("audio").count() == 1
+    assert page.evaluate("document.querySelector('audio').duration") > 5
+    assert page.get_by_text("Similarity", exact=False).first.is_visible()
+    download = page.get_by_role("link", name="Download")
+    assert "download=1" in download.get_attribute("href")
+    shot(page, "synthesize")
+
+    page.goto(f"{stack.base}/history/")
+    page.get_by_text("DONE", exact=False).first.wait_for(timeout=10_000)
+    shot(page, "history")
+    page.goto(f"{stack.base}/keys/")
+    page.get_by_label("Key name").fill("laptop")
+    page.get_by_role("button", name="Create key").click()
+    page.get_by_text("sk_live_", exact=False).first.wait_for(timeout=10_000)
+    shot(page, "keys")
+
+    phone = sign_in(browser, stack, "alice", "alice-password-1", viewport={"width": 390, "height": 844},
+                    is_mobile=True, has_touch=True)  # fmt: skip
+    for name in ("voices", "synthesize", "history", "keys"):
+        phone.goto(f"{stack.base}/{name}/")
+        phone.wait_for_load_state("networkidle")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1, name  # no sideways scroll
+        shot(phone, f"{name}-phone")
+
+
+def test_another_tenants_session_cannot_open_the_task_socket(browser, stack):
+    alice = sign_in(browser, stack, "alice", "alice-password-1")
+    task_id = alice.evaluate("""async () => {
+        const r = await fetch('/api/v1/tasks?page_size=1', {headers: {Accept: 'application/json'}});
+        return (await r.json()).results[0].id;
+    }""")
+    own = alice.evaluate(OPEN_SOCKET, task_id)
+    assert own["opened"] is True
+
+    bob = sign_in(browser, stack, "bob", "bob-password-1")
+    foreign = bob.evaluate(OPEN_SOCKET, task_id)
+    assert foreign == {"opened": False, "code": 1008, "messages": 0}
+    status = bob.evaluate(f"fetch('/api/v1/tasks/{task_id}').then(r => r.status)")
+    assert status == 404
+
+
+def test_signing_out_ends_the_session(browser, stack):
+    page = sign_in(browser, stack, "alice", "alice-password-1")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/accounts/login/**")
+    page.goto(f"{stack.base}/voices/")
+    assert "/accounts/login/" in page.url
+
+
+OPEN_SOCKET = """(taskId) => new Promise((resolve) => {
+    const ws = new WebSocket(`ws://${location.host}/ws/tasks/${taskId}/`);
+    let opened = false, messages = 0;
+    ws.onopen = () => { opened = true; };
+    ws.onmessage = () => { messages += 1; ws.close(); };
+    ws.onclose = (event) => resolve(opened ? {opened, messages} : {opened, code: event.code, messages});
+    setTimeout(() => resolve({opened, timeout: true, messages}), 10000);
+})"""
