@@ -20,7 +20,12 @@ def _get_encoder():
     global _encoder
     with _lock:
         if _encoder is None:
+            import torch
             from resemblyzer import VoiceEncoder
+
+            # Workers run one engine call per thread; letting torch spread each
+            # call over every core as well would oversubscribe the CPU.
+            torch.set_num_threads(1)
 
             _encoder = VoiceEncoder(device="cpu", verbose=False)
         return _encoder
