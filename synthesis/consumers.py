@@ -13,9 +13,10 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from synthesis.events import SnapshotEvent, TaskEvent, TaskUpdateMessage, task_group, task_state, tenant_group
 from synthesis.models import Task
 
-# 1008 "policy violation": not signed in, or not your task. The same code for a
-# task that does not exist, so a closed socket reveals nothing.
-POLICY_VIOLATION = 1008
+# Not signed in, or not your task: the same code for a task that does not exist,
+# so a closed socket reveals nothing. 4403 mirrors HTTP 403 in the range the
+# WebSocket protocol leaves to applications (daphne refuses 1008 from apps).
+POLICY_VIOLATION = 4403
 SNAPSHOT_SIZE = 50
 
 
@@ -25,20 +26,26 @@ class _TenantConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         tenant = self.scope.get("tenant")
+        self.groups_joined = []
         if tenant is None:
-            await self.close(code=POLICY_VIOLATION)
+            await self.refuse()
             return
         self.tenant_id = str(tenant.id)
-        self.groups_joined = []
         initial = await self.initial_state()
         if initial is None:
-            await self.close(code=POLICY_VIOLATION)
+            await self.refuse()
             return
         for group in self.groups_to_join():
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
         await self.accept()
         await self.send_json(initial)
+
+    async def refuse(self) -> None:
+        # Accept, then close with the code: a handshake refused outright reaches the
+        # browser as a bare 1006 ("abnormal"), with no reason a client could act on.
+        await self.accept()
+        await self.close(code=POLICY_VIOLATION)
 
     async def disconnect(self, code) -> None:
         for group in getattr(self, "groups_joined", []):

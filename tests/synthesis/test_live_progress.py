@@ -4,6 +4,7 @@ the real Redis channel layer), with the real worker publishing."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -28,9 +29,15 @@ def session_headers(world, origin: str = "http://testserver") -> list[tuple[byte
 
 
 async def _connect(path: str, headers):
+    """Open a socket; returns (communicator, True, first message) or (communicator, False, close code)."""
     communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, code = await communicator.connect(timeout=5)
-    return communicator, connected, code
+    if not connected:
+        return communicator, False, code
+    first = await communicator.receive_output(timeout=5)
+    if first["type"] == "websocket.close":
+        return communicator, False, first.get("code")
+    return communicator, True, json.loads(first["text"])
 
 
 async def _collect_until_done(communicator, timeout: float = 60) -> list[dict]:
@@ -55,9 +62,8 @@ def test_the_right_tenant_gets_state_on_connect_then_live_progress_to_done(tenan
     headers = session_headers(tenant_a)
 
     async def scenario():
-        communicator, connected, _ = await _connect(f"/ws/tasks/{task_id}/", headers)
+        communicator, connected, first = await _connect(f"/ws/tasks/{task_id}/", headers)
         assert connected
-        first = await communicator.receive_json_from(timeout=5)
         worker.resume()
         rest = await _collect_until_done(communicator)
         await communicator.disconnect()
@@ -82,9 +88,8 @@ def test_the_tenant_socket_sends_a_snapshot_then_every_task(tenant_a, voice, wor
     headers = session_headers(tenant_a)
 
     async def scenario():
-        communicator, connected, _ = await _connect("/ws/tasks/", headers)
+        communicator, connected, snapshot = await _connect("/ws/tasks/", headers)
         assert connected
-        snapshot = await communicator.receive_json_from(timeout=5)
         newer = await asyncio.to_thread(lambda: tenant_a.create_task(voice).json()["id"])
         messages = await _collect_until_done(communicator)
         await communicator.disconnect()
@@ -115,9 +120,8 @@ def test_another_tenants_events_never_reach_a_tenant_socket(tenant_a, tenant_b, 
     headers = session_headers(tenant_b)
 
     async def scenario():
-        communicator, connected, _ = await _connect("/ws/tasks/", headers)
+        communicator, connected, snapshot = await _connect("/ws/tasks/", headers)
         assert connected
-        snapshot = await communicator.receive_json_from(timeout=5)
         await asyncio.to_thread(publish_task, task)
         nothing = await communicator.receive_nothing(timeout=1)
         await communicator.disconnect()
@@ -147,16 +151,14 @@ def test_an_api_client_connects_with_a_short_lived_ticket(tenant_a, voice):
     ticket = tenant_a.client.post("/api/v1/auth/ws-ticket").json()["ticket"]
 
     async def scenario(path):
-        communicator, connected, code = await _connect(path, [(b"host", b"testserver")])
-        message = await communicator.receive_json_from(timeout=5) if connected else None
-        if connected:
-            await communicator.disconnect()
-        return connected, code, message
+        communicator, connected, first = await _connect(path, [(b"host", b"testserver")])
+        await communicator.disconnect()
+        return connected, first
 
-    connected, _, message = async_to_sync(scenario)(f"/ws/tasks/{task_id}/?ticket={ticket}")
+    connected, message = async_to_sync(scenario)(f"/ws/tasks/{task_id}/?ticket={ticket}")
     assert connected
     assert message["task"]["id"] == task_id
-    connected, code, _ = async_to_sync(scenario)(f"/ws/tasks/{task_id}/?ticket={ticket[:-3]}xyz")
+    connected, code = async_to_sync(scenario)(f"/ws/tasks/{task_id}/?ticket={ticket[:-3]}xyz")
     assert not connected
     assert code == POLICY_VIOLATION
 
