@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LONG_REFERENCE
+from tests.conftest import LONG_REFERENCE, SHORT_REFERENCE
 from tests.live import ROOT, live_stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -87,6 +87,15 @@ def test_a_person_uploads_a_voice_synthesizes_and_plays_it(browser, stack):
 
     page.goto(f"{stack.base}/voices/")
     shot(page, "voices-empty")
+    # A bad upload is explained in words next to the field it concerns.
+    page.get_by_role("button", name="Upload voice").click()
+    assert page.locator("#voice-name-error").inner_text() == "Give the voice a name."
+    page.get_by_label("Voice name").fill("Too short")
+    page.get_by_label("Reference audio").set_input_files(str(SHORT_REFERENCE))
+    page.get_by_role("button", name="Upload voice").click()
+    page.locator("#voice-audio-error").get_by_text("at least 3 s", exact=False).wait_for(timeout=10_000)
+    shot(page, "voices-error")
+
     page.get_by_label("Voice name").fill("Narrator")
     page.get_by_label("Reference audio").set_input_files(str(LONG_REFERENCE))
     page.get_by_label("Reference text").fill("A LibriSpeech reading.")
