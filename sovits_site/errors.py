@@ -44,6 +44,7 @@ CATALOGUE = _catalogue(
     ErrorCode("AUDIO_CLIPPED", 400, CLIENT, False, "The reference audio is clipped (distorted)"),
     ErrorCode("UNSUPPORTED_LANGUAGE", 400, CLIENT, False, "The language is not supported"),
     ErrorCode("TEXT_TOO_LONG", 400, CLIENT, False, "The text is longer than a task allows"),
+    ErrorCode("INVALID_CALLBACK_URL", 400, CLIENT, False, "The callback URL is not allowed"),
     ErrorCode("NOT_AUTHENTICATED", 401, CLIENT, False, "Authentication credentials were not provided"),
     ErrorCode("AUTHENTICATION_FAILED", 401, CLIENT, False, "The credentials are invalid"),
     ErrorCode("PERMISSION_DENIED", 403, CLIENT, False, "You may not perform this action"),
@@ -54,13 +55,17 @@ CATALOGUE = _catalogue(
     ErrorCode("TASK_FAILED", 409, CLIENT, False, "The task failed and has no audio"),
     ErrorCode("VOICE_NOT_READY", 409, CLIENT, True, "The voice is not ready for synthesis"),
     ErrorCode("CONFLICT", 409, CLIENT, False, "The request conflicts with the current state"),
+    ErrorCode("IDEMPOTENCY_CONFLICT", 409, CLIENT, False, "The Idempotency-Key was used with another request"),
+    ErrorCode("LINK_EXPIRED", 410, CLIENT, False, "The signed link has expired"),
     ErrorCode("PAYLOAD_TOO_LARGE", 413, CLIENT, False, "The request body is too large"),
     ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, CLIENT, False, "The content type is not supported"),
+    ErrorCode("RANGE_NOT_SATISFIABLE", 416, CLIENT, False, "The requested byte range is outside the file"),
     ErrorCode("RATE_LIMITED", 429, CLIENT, True, "Too many requests"),
     ErrorCode("QUOTA_EXCEEDED", 429, CLIENT, True, "A quota is exhausted"),
     ErrorCode("INTERNAL_ERROR", 500, SERVER, True, "An internal error occurred"),
     ErrorCode("ENGINE_ERROR", 500, SERVER, True, "The synthesis engine failed"),
     ErrorCode("SERVICE_UNAVAILABLE", 503, SYSTEM, True, "A backing service is unavailable"),
+    ErrorCode("SYNTHESIS_TIMEOUT", 504, SYSTEM, True, "The synthesis did not finish in time"),
 )
 
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from sovits_site import handlers
+from synthesis.api.compat import OpenAISpeechApi, TtsApi
 from synthesis.pages import AppPage
 from tenants.api import ApiKeyListCreateApi, ApiKeyRevokeApi, TokenObtainApi, TokenRefreshApi, WebSocketTicketApi
 
@@ -23,6 +24,9 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Drop-in endpoints for GPT-SoVITS and OpenAI clients.
+    path("tts", TtsApi.as_view(), name="compat-tts"),
+    path("v1/audio/speech", OpenAISpeechApi.as_view(), name="compat-openai-speech"),
     path("api/v1/", include(api_v1)),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -51,6 +51,33 @@ class TaskStatus(models.TextChoices):
     PROCESSING = "PROCESSING"
     DONE = "DONE"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+FINISHED_STATUSES = (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+class OutputFormat(models.TextChoices):
+    WAV = "wav"
+    FLAC = "flac"
+    OGG = "ogg"  # Opus in Ogg
+    MP3 = "mp3"
+
+
+class Batch(models.Model):
+    """Requests submitted together; each is a Task, and workers synthesize them in engine batch calls."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="batches")
+    priority = models.PositiveSmallIntegerField(default=0)
+    callback_url = models.URLField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"batch {self.id}"
 
 
 class Task(models.Model):
@@ -61,8 +88,13 @@ class Task(models.Model):
     characters = models.PositiveIntegerField()
     language = models.CharField(max_length=8)
     priority = models.PositiveSmallIntegerField(default=0)
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
     # Engine parameters (speed...), validated by the API.
     params = models.JSONField(default=dict, blank=True)
+    output_format = models.CharField(max_length=8, choices=OutputFormat.choices, default=OutputFormat.WAV)
+    sample_rate = models.PositiveIntegerField(null=True, blank=True, help_text="None: the engine's own rate")
+    # Set by a cancel request while PROCESSING; the worker stops at the next sentence.
+    cancel_requested = models.BooleanField(default=False)
     callback_url = models.URLField(max_length=2000, blank=True)
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
     progress = models.PositiveSmallIntegerField(default=0)
@@ -84,3 +116,44 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"task {self.id} ({self.status})"
+
+
+class IdempotencyRecord(models.Model):
+    """What an ``Idempotency-Key`` created, so a retried request returns it instead of creating again."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    endpoint = models.CharField(max_length=64)
+    request_hash = models.CharField(max_length=64)
+    resource_id = models.UUIDField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "endpoint", "key"], name="idempotency_once")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.key}"
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver one event. Retries of an event share its ``event_id`` (the webhook-id)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event_id = models.CharField(max_length=64, db_index=True)
+    event_type = models.CharField(max_length=32)
+    url = models.URLField(max_length=2000)
+    attempt = models.PositiveSmallIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    succeeded = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} attempt {self.attempt}"

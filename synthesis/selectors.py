@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis.models import Speaker, Task, TaskStatus
+from synthesis.models import Batch, Speaker, Task, TaskStatus, WebhookDelivery
 from tenants.models import Tenant
 
 
@@ -23,13 +24,35 @@ def speaker_get(*, tenant: Tenant, speaker_id: uuid.UUID | str) -> Speaker:
     return speaker
 
 
-def task_list(*, tenant: Tenant, status: str | None = None, speaker_id: uuid.UUID | None = None) -> QuerySet[Task]:
+def task_list(
+    *,
+    tenant: Tenant,
+    status: str | None = None,
+    speaker_id: uuid.UUID | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Task]:
     tasks = Task.objects.filter(tenant=tenant)
     if status:
         tasks = tasks.filter(status=status)
     if speaker_id:
         tasks = tasks.filter(speaker_id=speaker_id)
+    if created_after:
+        tasks = tasks.filter(created_at__gte=created_after)
+    if created_before:
+        tasks = tasks.filter(created_at__lt=created_before)
     return tasks.order_by("-created_at", "-id")
+
+
+def batch_get(*, tenant: Tenant, batch_id: uuid.UUID | str) -> Batch:
+    batch = Batch.objects.filter(tenant=tenant, id=batch_id).first()
+    if batch is None:
+        raise ApiError("NOT_FOUND", "Batch not found", details={"batch_id": str(batch_id)})
+    return batch
+
+
+def webhook_deliveries(*, task: Task) -> list[WebhookDelivery]:
+    return list(WebhookDelivery.objects.filter(task=task).order_by("created_at"))
 
 
 def task_get(*, tenant: Tenant, task_id: uuid.UUID | str) -> Task:
@@ -51,3 +74,15 @@ def usage_this_month(*, tenant: Tenant) -> dict:
         "tasks_done": tasks.filter(status=TaskStatus.DONE).count(),
         "voices": speaker_list(tenant=tenant).count(),
     }
+
+
+def speaker_by_reference(*, tenant: Tenant, reference: str) -> Speaker:
+    """A voice named by its id or, as compatible clients do, by its name (case-insensitive)."""
+    voices = speaker_list(tenant=tenant)
+    try:
+        speaker = voices.filter(id=uuid.UUID(reference)).first()
+    except ValueError:
+        speaker = voices.filter(name__iexact=reference.strip()).first()
+    if speaker is None:
+        raise ApiError("NOT_FOUND", "No voice of yours has this name or id", details={"voice": reference})
+    return speaker

@@ -76,6 +76,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             scheme, _, value = header.partition(" ")
             if scheme.lower() == self.keyword.lower():
                 return value.strip()
+            # OpenAI clients send their key as a bearer token; JWTs never start like this.
+            if scheme.lower() == "bearer" and value.strip().startswith(API_KEY_PREFIX):
+                return value.strip()
         value = request.META.get("HTTP_X_API_KEY")
         return value.strip() if value else None
 

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django_cryptography.fields import encrypt
 
 
 class Tenant(models.Model):
@@ -13,6 +14,8 @@ class Tenant(models.Model):
     # The tenant's AES-256 data key, wrapped (AES-GCM) by the master key.
     # Destroying it makes every file of the tenant unreadable.
     wrapped_data_key = models.BinaryField()
+    # Signs webhook deliveries (Standard Webhooks); the tenant can view and rotate it.
+    webhook_secret = encrypt(models.CharField(max_length=100, blank=True))
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -182,6 +182,24 @@ MAX_TASK_CHARACTERS = env.int("MAX_TASK_CHARACTERS", default=5000)
 SYNTHESIS_ENGINE = env.str("SYNTHESIS_ENGINE", default="embedded")
 # eSpeak variants the embedded engine tries for each voice; empty means its full list.
 EMBEDDED_VARIANTS = env.list("EMBEDDED_VARIANTS", default=[])
+# Signed result URLs stay valid this long; PUBLIC_BASE_URL makes them absolute
+# where no request is at hand (webhooks).
+RESULT_URL_TTL_SECONDS = env.int("RESULT_URL_TTL_SECONDS", default=24 * 3600)
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+# Webhooks: callback URLs on loopback/private/link-local addresses are refused
+# unless this is set (tests, local use).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+# Idempotency-Key records are kept (and honoured) this long.
+IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
+# Items of a batch handed to the engine in one call.
+BATCH_ENGINE_SIZE = env.int("BATCH_ENGINE_SIZE", default=8)
+MAX_BATCH_REQUESTS = env.int("MAX_BATCH_REQUESTS", default=100)
+# How long /tts and /v1/audio/speech wait for their task before answering 504.
+SYNC_WAIT_SECONDS = env.int("SYNC_WAIT_SECONDS", default=120)
 PROFILE_CACHE_SIZE = env.int("PROFILE_CACHE_SIZE", default=256)
 PROFILE_CACHE_TTL_SECONDS = env.int("PROFILE_CACHE_TTL_SECONDS", default=3600)
 SYNTHESIS_TIME_LIMIT_SECONDS = env.int("SYNTHESIS_TIME_LIMIT_SECONDS", default=600)

@@ -1,66 +1,81 @@
 from __future__ import annotations
 
-from django.http import HttpResponse
-from django.urls import reverse
+from django.core import signing
 from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
-from synthesis import storage
+from synthesis import results, storage
+from synthesis.api.audio_response import audio_response
 from synthesis.api.pagination import paginated_response
 from synthesis.languages import AUTO
-from synthesis.models import Task, TaskStatus
-from synthesis.selectors import task_get, task_list
-from synthesis.services.tasks import task_create
+from synthesis.models import Batch, OutputFormat, Task, TaskStatus
+from synthesis.selectors import batch_get, task_get, task_list, webhook_deliveries
+from synthesis.services.tasks import batch_create, idempotent, task_cancel, task_create
+
+MAX_TEXT_INPUT = 100_000  # the service checks the real limit; this only bounds parsing
 
 
 class TaskParamsSerializer(serializers.Serializer):
     speed = serializers.FloatField(min_value=0.5, max_value=2.0, default=1.0)
 
 
+class TaskRequestSerializer(serializers.Serializer):
+    """One synthesis request: a task on its own, or an item of a batch."""
+
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=MAX_TEXT_INPUT)
+    speaker_id = serializers.UUIDField()
+    # Checked by the service against the engine's languages, for a precise error.
+    language = serializers.CharField(max_length=8, default=AUTO)
+    output_format = serializers.ChoiceField(choices=OutputFormat.choices, default=OutputFormat.WAV)
+    sample_rate = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=10**6)
+    params = TaskParamsSerializer(required=False, default=dict)
+
+
 class TaskOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=TaskStatus.choices)
     progress = serializers.IntegerField()
     speaker_id = serializers.UUIDField()
+    batch_id = serializers.UUIDField(allow_null=True)
     text = serializers.CharField()
     characters = serializers.IntegerField()
     language = serializers.CharField()
     priority = serializers.IntegerField()
     params = serializers.JSONField()
+    output_format = serializers.CharField()
+    sample_rate = serializers.IntegerField(allow_null=True)
     callback_url = serializers.CharField()
-    error = serializers.JSONField()
-    result_url = serializers.SerializerMethodField()
-    duration_seconds = serializers.FloatField()
+    error = serializers.JSONField(allow_null=True)
+    result_url = serializers.SerializerMethodField(
+        help_text="Signed link to the audio, usable without credentials until it expires (DONE tasks)"
+    )
+    duration_seconds = serializers.FloatField(allow_null=True)
     similarity = serializers.FloatField(
-        help_text="Cosine between speaker embeddings of the result and of the reference voice (DONE tasks)"
+        allow_null=True, help_text="Cosine between speaker embeddings of the result and of the reference voice"
     )
     created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
 
     def get_result_url(self, task: Task) -> str | None:
         if task.status != TaskStatus.DONE:
             return None
-        path = reverse("task-audio", kwargs={"task_id": task.id})
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
+        return results.signed_result_url(task, self.context.get("request"))
 
 
 class TaskListCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        text = serializers.CharField(allow_blank=True, trim_whitespace=False)
-        speaker_id = serializers.UUIDField()
-        # Checked by the service against the engine's languages, for a precise error.
-        language = serializers.CharField(max_length=8, default=AUTO)
+    class InputSerializer(TaskRequestSerializer):
         priority = serializers.ChoiceField(choices=[0, 1], default=0)
         callback_url = serializers.URLField(max_length=2000, required=False, default="", allow_blank=True)
-        params = TaskParamsSerializer(required=False, default=dict)
 
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
         speaker_id = serializers.UUIDField(required=False)
+        created_after = serializers.DateTimeField(required=False)
+        created_before = serializers.DateTimeField(required=False)
 
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
@@ -71,8 +86,21 @@ class TaskListCreateApi(APIView):
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        task = task_create(tenant=request.tenant, **serializer.validated_data)
-        return Response(TaskOutputSerializer(task, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+        data = serializer.validated_data
+        task_id, replayed = idempotent(
+            tenant=request.tenant,
+            key=request.headers.get("Idempotency-Key"),
+            endpoint="tasks",
+            body=data,
+            create=lambda: task_create(tenant=request.tenant, **data).id,
+        )
+        task = task_get(tenant=request.tenant, task_id=task_id)
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return Response(
+            TaskOutputSerializer(task, context={"request": request}).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers=headers,
+        )
 
 
 class TaskDetailApi(APIView):
@@ -81,18 +109,154 @@ class TaskDetailApi(APIView):
         return Response(TaskOutputSerializer(task, context={"request": request}).data)
 
 
+class TaskCancelApi(APIView):
+    def post(self, request, task_id):
+        task = task_cancel(task=task_get(tenant=request.tenant, task_id=task_id))
+        return Response(TaskOutputSerializer(task, context={"request": request}).data)
+
+
+def _task_audio(request, task: Task):
+    if task.status == TaskStatus.FAILED:
+        raise ApiError("TASK_FAILED", details={"task_id": str(task.id), "error": task.error})
+    if task.status != TaskStatus.DONE:
+        raise ApiError(
+            "TASK_NOT_DONE", f"The task is {task.status}", details={"task_id": str(task.id), "status": task.status}
+        )
+    return audio_response(
+        request,
+        storage.get(tenant=task.tenant, object_key=task.result_key),
+        content_type=results.MEDIA_TYPES[task.output_format],
+        filename=f"{task.id}.{results.extension(task.output_format)}",
+        download=bool(request.GET.get("download")),
+    )
+
+
 class TaskAudioApi(APIView):
     def get(self, request, task_id):
+        return _task_audio(request, task_get(tenant=request.tenant, task_id=task_id))
+
+
+class ResultDownloadApi(APIView):
+    """The audio behind a signed ``result_url``: the link itself is the credential."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request, token):
+        try:
+            task_id = results.task_id_from_token(token)
+        except signing.SignatureExpired as exc:
+            raise ApiError("LINK_EXPIRED") from exc
+        except signing.BadSignature as exc:
+            raise ApiError("NOT_FOUND", "No such result") from exc
+        task = Task.objects.select_related("tenant").filter(id=task_id).first()
+        if task is None:
+            raise ApiError("NOT_FOUND", "No such result")
+        return _task_audio(request, task)
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    event_id = serializers.CharField()
+    event_type = serializers.CharField()
+    url = serializers.CharField()
+    attempt = serializers.IntegerField()
+    status_code = serializers.IntegerField(allow_null=True)
+    succeeded = serializers.BooleanField()
+    error = serializers.CharField()
+    duration_ms = serializers.IntegerField(allow_null=True)
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class TaskWebhooksApi(APIView):
+    def get(self, request, task_id):
         task = task_get(tenant=request.tenant, task_id=task_id)
-        if task.status == TaskStatus.FAILED:
-            raise ApiError("TASK_FAILED", details={"task_id": str(task.id), "error": task.error})
-        if task.status != TaskStatus.DONE:
-            raise ApiError(
-                "TASK_NOT_DONE", f"The task is {task.status}", details={"task_id": str(task.id), "status": task.status}
-            )
-        data = storage.get(tenant=task.tenant, object_key=task.result_key)
-        response = HttpResponse(data, content_type="audio/wav")
-        disposition = "attachment" if request.query_params.get("download") else "inline"
-        response["Content-Disposition"] = f'{disposition}; filename="{task.id}.wav"'
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        deliveries = webhook_deliveries(task=task)
+        return Response({"count": len(deliveries), "results": WebhookDeliverySerializer(deliveries, many=True).data})
+
+
+class BatchOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    total = serializers.SerializerMethodField()
+    done = serializers.SerializerMethodField()
+    failed = serializers.SerializerMethodField()
+    priority = serializers.IntegerField()
+    callback_url = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    tasks = serializers.SerializerMethodField()
+
+    def _tasks(self, batch: Batch) -> list[Task]:
+        if not hasattr(batch, "_loaded_tasks"):
+            batch._loaded_tasks = list(batch.tasks.order_by("created_at", "id"))
+        return batch._loaded_tasks
+
+    def get_status(self, batch: Batch) -> str:
+        """PENDING until one item starts; PROCESSING while any is unfinished; then DONE,
+        FAILED (every item failed or was cancelled) or PARTIAL (some done, some not)."""
+        statuses = [t.status for t in self._tasks(batch)]
+        if all(s == TaskStatus.PENDING for s in statuses):
+            return "PENDING"
+        if any(s in (TaskStatus.PENDING, TaskStatus.PROCESSING) for s in statuses):
+            return "PROCESSING"
+        if all(s == TaskStatus.DONE for s in statuses):
+            return "DONE"
+        return "PARTIAL" if TaskStatus.DONE in statuses else "FAILED"
+
+    def get_progress(self, batch: Batch) -> int:
+        tasks = self._tasks(batch)
+        finished = (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED)
+        return round(sum(100 if t.status in finished else t.progress for t in tasks) / max(1, len(tasks)))
+
+    def get_total(self, batch: Batch) -> int:
+        return len(self._tasks(batch))
+
+    def get_done(self, batch: Batch) -> int:
+        return sum(t.status == TaskStatus.DONE for t in self._tasks(batch))
+
+    def get_failed(self, batch: Batch) -> int:
+        return sum(t.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) for t in self._tasks(batch))
+
+    def get_tasks(self, batch: Batch) -> list[dict]:
+        return TaskOutputSerializer(self._tasks(batch), many=True, context=self.context).data
+
+
+class BatchCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        requests = TaskRequestSerializer(many=True, allow_empty=False)
+        priority = serializers.ChoiceField(choices=[0, 1], default=0)
+        callback_url = serializers.URLField(max_length=2000, required=False, default="", allow_blank=True)
+
+        def validate_requests(self, value):
+            from django.conf import settings
+
+            if len(value) > settings.MAX_BATCH_REQUESTS:
+                raise serializers.ValidationError(f"At most {settings.MAX_BATCH_REQUESTS} requests per batch.")
+            return value
+
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        batch_id, replayed = idempotent(
+            tenant=request.tenant,
+            key=request.headers.get("Idempotency-Key"),
+            endpoint="batches",
+            body=data,
+            create=lambda: batch_create(tenant=request.tenant, **data).id,
+        )
+        batch = batch_get(tenant=request.tenant, batch_id=batch_id)
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return Response(
+            BatchOutputSerializer(batch, context={"request": request}).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers=headers,
+        )
+
+
+class BatchDetailApi(APIView):
+    def get(self, request, batch_id):
+        batch = batch_get(tenant=request.tenant, batch_id=batch_id)
+        return Response(BatchOutputSerializer(batch, context={"request": request}).data)

@@ -1,8 +1,18 @@
 from django.urls import path
 
 from synthesis.api.speakers import SpeakerAudioApi, SpeakerDetailApi, SpeakerListCreateApi
-from synthesis.api.tasks import TaskAudioApi, TaskDetailApi, TaskListCreateApi
+from synthesis.api.tasks import (
+    BatchCreateApi,
+    BatchDetailApi,
+    ResultDownloadApi,
+    TaskAudioApi,
+    TaskCancelApi,
+    TaskDetailApi,
+    TaskListCreateApi,
+    TaskWebhooksApi,
+)
 from synthesis.api.usage import UsageApi
+from synthesis.api.webhooks import WebhookSecretApi, WebhookSecretRotateApi
 
 urlpatterns = [
     path("speakers", SpeakerListCreateApi.as_view(), name="speaker-list"),
@@ -11,5 +21,12 @@ urlpatterns = [
     path("tasks", TaskListCreateApi.as_view(), name="task-list"),
     path("tasks/<uuid:task_id>", TaskDetailApi.as_view(), name="task-detail"),
     path("tasks/<uuid:task_id>/audio", TaskAudioApi.as_view(), name="task-audio"),
+    path("tasks/<uuid:task_id>/cancel", TaskCancelApi.as_view(), name="task-cancel"),
+    path("tasks/<uuid:task_id>/webhooks", TaskWebhooksApi.as_view(), name="task-webhooks"),
+    path("batches", BatchCreateApi.as_view(), name="batch-list"),
+    path("batches/<uuid:batch_id>", BatchDetailApi.as_view(), name="batch-detail"),
+    path("results/<str:token>", ResultDownloadApi.as_view(), name="result-download"),
     path("usage", UsageApi.as_view(), name="usage"),
+    path("webhooks/secret", WebhookSecretApi.as_view(), name="webhook-secret"),
+    path("webhooks/secret/rotate", WebhookSecretRotateApi.as_view(), name="webhook-secret-rotate"),
 ]

@@ -1,45 +1,59 @@
-"""Writes for synthesis tasks: creating them and running them in a worker."""
+"""Writes for synthesis tasks and batches: validating, creating, cancelling."""
 
 from __future__ import annotations
 
-import logging
-import time
+import hashlib
+import json
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis import audio, profiles, speaker_embedding, storage
-from synthesis.engines import engine_info, get_engine
-from synthesis.engines.base import SynthesisRequest, UnsupportedLanguage
+from synthesis.engines import engine_info
 from synthesis.events import publish_task
 from synthesis.languages import AUTO, LANGUAGES, resolve
-from synthesis.models import SpeakerStatus, Task, TaskStatus
+from synthesis.models import (
+    Batch,
+    IdempotencyRecord,
+    OutputFormat,
+    Speaker,
+    SpeakerStatus,
+    Task,
+    TaskStatus,
+)
+from synthesis.results import OPUS_RATES, SAMPLE_RATES
+from synthesis.safe_http import BlockedAddress, check_url
 from synthesis.selectors import speaker_get
 from tenants.models import Tenant
 
-logger = logging.getLogger(__name__)
 
-# A PROCESSING task whose row has not moved for this long belongs to a worker
-# that died; a redelivered message may take it over.
-TASK_LEASE = timedelta(minutes=5)
-_PROGRESS_MIN_INTERVAL = 0.5  # seconds between progress writes
+@dataclass(frozen=True)
+class TaskSpec:
+    """One validated request, ready to become a Task row."""
+
+    speaker: Speaker
+    text: str
+    language: str
+    output_format: str
+    sample_rate: int | None
+    params: dict
 
 
-def task_create(
+def validate_request(
     *,
     tenant: Tenant,
     speaker_id: uuid.UUID,
     text: str,
     language: str = AUTO,
-    priority: int = 0,
-    callback_url: str = "",
+    output_format: str = OutputFormat.WAV,
+    sample_rate: int | None = None,
     params: dict | None = None,
-) -> Task:
+) -> TaskSpec:
     text = text.strip()
     if not text:
         raise ApiError(
@@ -59,6 +73,12 @@ def task_create(
             f"The language {resolved!r} is not spoken by this service's engine",
             details={"language": resolved, "supported": [AUTO, *sorted(supported)]},
         )
+    if sample_rate is not None and sample_rate not in SAMPLE_RATES:
+        raise ApiError("VALIDATION_ERROR", details={"fields": {"sample_rate": [f"One of {list(SAMPLE_RATES)}."]}})
+    if output_format == OutputFormat.OGG and sample_rate is not None and sample_rate not in OPUS_RATES:
+        raise ApiError(
+            "VALIDATION_ERROR", details={"fields": {"sample_rate": [f"Opus needs one of {list(OPUS_RATES)}."]}}
+        )
     speaker = speaker_get(tenant=tenant, speaker_id=speaker_id)
     if speaker.status != SpeakerStatus.READY:
         raise ApiError(
@@ -66,116 +86,127 @@ def task_create(
             f"The voice is {speaker.status}",
             details={"speaker_id": str(speaker.id), "status": speaker.status, "error": speaker.error},
         )
+    return TaskSpec(speaker, text, resolved, output_format, sample_rate, params or {})
+
+
+def validate_callback(callback_url: str) -> None:
+    if not callback_url:
+        return
+    try:
+        check_url(callback_url)
+    except BlockedAddress as exc:
+        raise ApiError("INVALID_CALLBACK_URL", str(exc), details={"fields": {"callback_url": [str(exc)]}}) from exc
+
+
+def _new_task(tenant: Tenant, spec: TaskSpec, *, priority: int, callback_url: str, batch: Batch | None = None) -> Task:
+    return Task.objects.create(
+        tenant=tenant,
+        speaker=spec.speaker,
+        text=spec.text,
+        characters=len(spec.text),
+        language=spec.language,
+        priority=priority,
+        params=spec.params,
+        output_format=spec.output_format,
+        sample_rate=spec.sample_rate,
+        callback_url=callback_url,
+        batch=batch,
+    )
+
+
+def task_create(*, tenant: Tenant, priority: int = 0, callback_url: str = "", **request) -> Task:
+    spec = validate_request(tenant=tenant, **request)
+    validate_callback(callback_url)
     with transaction.atomic():
-        task = Task.objects.create(
-            tenant=tenant,
-            speaker=speaker,
-            text=text,
-            characters=len(text),
-            language=resolved,
-            priority=priority,
-            params=params or {},
-            callback_url=callback_url,
-        )
-        transaction.on_commit(lambda: _enqueue(task))
+        task = _new_task(tenant, spec, priority=priority, callback_url=callback_url)
+        transaction.on_commit(lambda: _enqueue_task(task))
     return task
 
 
-def _enqueue(task: Task) -> None:
-    from synthesis.actors import synthesize_task
+def batch_create(*, tenant: Tenant, requests: list[dict], priority: int = 0, callback_url: str = "") -> Batch:
+    """All or nothing: every request is validated before any is stored."""
+    validate_callback(callback_url)
+    specs, problems = [], {}
+    for index, request in enumerate(requests):
+        try:
+            specs.append(validate_request(tenant=tenant, **request))
+        except ApiError as exc:
+            problems[str(index)] = exc.as_dict()
+    if problems:
+        raise ApiError(
+            "VALIDATION_ERROR",
+            f"{len(problems)} of {len(requests)} requests are invalid; none was queued",
+            details={"requests": problems},
+        )
+    with transaction.atomic():
+        batch = Batch.objects.create(tenant=tenant, priority=priority, callback_url=callback_url)
+        tasks = [_new_task(tenant, spec, priority=priority, callback_url=callback_url, batch=batch) for spec in specs]
+        transaction.on_commit(lambda: _enqueue_batch(batch, tasks))
+    return batch
 
-    synthesize_task.send(str(task.id))
+
+def _enqueue_task(task: Task) -> None:
+    from synthesis.actors import actor_for
+
+    actor_for("task", task.priority).send(str(task.id))
     publish_task(task)
 
 
-def _claim(task_id: uuid.UUID | str) -> bool:
-    """Move the task to PROCESSING if it is ours to run. Redis delivers at least
-    once, so a second delivery of a task that is running or finished does nothing."""
+def _enqueue_batch(batch: Batch, tasks: list[Task]) -> None:
+    from synthesis.actors import actor_for
+
+    actor_for("batch", batch.priority).send(str(batch.id))
+    for task in tasks:
+        publish_task(task)
+
+
+def task_cancel(*, task: Task) -> Task:
+    """PENDING: cancelled at once. PROCESSING: the worker stops at its next sentence."""
     now = timezone.now()
-    claimable = Q(status=TaskStatus.PENDING) | Q(status=TaskStatus.PROCESSING, updated_at__lt=now - TASK_LEASE)
-    claimed = Task.objects.filter(claimable, id=task_id).update(
-        status=TaskStatus.PROCESSING, started_at=now, updated_at=now, progress=0, attempts=F("attempts") + 1
-    )
-    return claimed == 1
-
-
-def _fail(task: Task, error: ApiError) -> None:
-    Task.objects.filter(id=task.id, status=TaskStatus.PROCESSING).update(
-        status=TaskStatus.FAILED, error=error.as_dict(), finished_at=timezone.now(), updated_at=timezone.now()
-    )
-
-
-class _ProgressWriter:
-    """Publishes every progress step live, and writes it to the row at most every
-    half second (for polling clients; the write doubles as the lease heartbeat)."""
-
-    def __init__(self, task: Task):
-        self.task = task
-        self.last_write = 0.0
-
-    def __call__(self, _index: int, fraction: float) -> None:
-        value = min(99, int(fraction * 100))  # 100 only with the result
-        if value <= self.task.progress:
-            return
-        self.task.progress = value
-        publish_task(self.task)
-        if time.monotonic() - self.last_write >= _PROGRESS_MIN_INTERVAL:
-            Task.objects.filter(id=self.task.id, status=TaskStatus.PROCESSING).update(
-                progress=value, updated_at=timezone.now()
-            )
-            self.last_write = time.monotonic()
-
-
-def task_run(*, task_id: uuid.UUID | str) -> None:
-    """Synthesize one task. Never raises for a task's own failure: that becomes a FAILED task."""
-    if not _claim(task_id):
-        logger.info("task %s is not claimable (already running or finished); skipping", task_id)
-        return
-    task = Task.objects.select_related("speaker", "tenant").get(id=task_id)
-    publish_task(task)
-    try:
-        _synthesize(task)
-    except ApiError as exc:
-        _fail(task, exc)
-    except UnsupportedLanguage as exc:
-        _fail(task, ApiError("UNSUPPORTED_LANGUAGE", details={"language": str(exc)}))
-    except Exception as exc:  # an engine crash must not take the worker down
-        logger.exception("task %s failed in the engine", task.id)
-        _fail(task, ApiError("ENGINE_ERROR", f"Synthesis failed: {type(exc).__name__}"))
+    if Task.objects.filter(id=task.id, status=TaskStatus.PENDING).update(
+        status=TaskStatus.CANCELLED, finished_at=now, updated_at=now
+    ):
+        task.refresh_from_db()
+        publish_task(task)
+        return task
+    if Task.objects.filter(id=task.id, status=TaskStatus.PROCESSING).update(cancel_requested=True):
+        task.refresh_from_db()
+        return task
     task.refresh_from_db()
-    publish_task(task)
+    raise ApiError("CONFLICT", f"The task is already {task.status}", details={"status": task.status})
 
 
-def _similarity(result, stored: profiles.StoredProfile) -> float | None:
-    try:
-        output = speaker_embedding.embed(result.audio, result.sample_rate)
-    except ValueError:  # too short to embed (a one-word text)
-        return None
-    return round(speaker_embedding.cosine(output, stored.embedding), 4)
+def request_hash(body) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _synthesize(task: Task) -> None:
-    speaker = task.speaker
-    if speaker.deleted_at is not None:
-        raise ApiError("NOT_FOUND", "The voice was deleted before the task ran")
-    engine = get_engine()
-    stored = profiles.load(speaker)
-    if stored is None:  # profiled for another engine, or never: the slow path
-        stored = profiles.extract(speaker)
-    request = SynthesisRequest(text=task.text, language=task.language, profile=stored.profile, params=task.params)
-    [result] = engine.synthesize([request], on_progress=_ProgressWriter(task))
-    similarity = _similarity(result, stored)
-    wav = audio.encode_wav(result.audio, result.sample_rate)
-    object_key = storage.put(tenant=task.tenant, kind="results", data=wav)
-    finished = Task.objects.filter(id=task.id, status=TaskStatus.PROCESSING).update(
-        status=TaskStatus.DONE,
-        progress=100,
-        result_key=object_key,
-        result_bytes=len(wav),
-        duration_seconds=round(result.duration, 3),
-        similarity=similarity,
-        finished_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
-    if not finished:  # someone else finished or failed it meanwhile: drop our copy
-        storage.delete(object_key=object_key)
+def idempotent(*, tenant: Tenant, key: str | None, endpoint: str, body, create: Callable[[], uuid.UUID]):
+    """Run ``create`` once per (tenant, endpoint, key) within the TTL; returns (resource id, replayed).
+
+    The same key with another body is a client bug: 409, never a silent replay.
+    """
+    if not key:
+        return create(), False
+    if len(key) > 255:
+        raise ApiError("VALIDATION_ERROR", "Idempotency-Key is longer than 255 characters")
+    digest = request_hash(body)
+    cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+    IdempotencyRecord.objects.filter(tenant=tenant, endpoint=endpoint, key=key, created_at__lt=cutoff).delete()
+    existing = IdempotencyRecord.objects.filter(tenant=tenant, endpoint=endpoint, key=key).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                resource_id = create()
+                IdempotencyRecord.objects.create(
+                    tenant=tenant, endpoint=endpoint, key=key, request_hash=digest, resource_id=resource_id
+                )
+                return resource_id, False
+        except IntegrityError:  # a concurrent request with the same key won the race
+            existing = IdempotencyRecord.objects.get(tenant=tenant, endpoint=endpoint, key=key)
+    if existing.request_hash != digest:
+        raise ApiError(
+            "IDEMPOTENCY_CONFLICT",
+            "This Idempotency-Key was used with a different request body",
+            details={"idempotency_key": key},
+        )
+    return existing.resource_id, True

@@ -78,7 +78,7 @@ def test_the_right_tenant_gets_state_on_connect_then_live_progress_to_done(tenan
     assert any(0 < p < 100 for p in progress), progress  # per-sentence steps, not just start and end
     assert rest[-1]["task"]["status"] == "DONE"
     assert rest[-1]["task"]["progress"] == 100
-    assert rest[-1]["task"]["result_url"].endswith(f"/api/v1/tasks/{task_id}/audio")
+    assert "/api/v1/results/" in rest[-1]["task"]["result_url"]
 
 
 def test_the_tenant_socket_sends_a_snapshot_then_every_task(tenant_a, voice, worker):

@@ -9,7 +9,7 @@ import soundfile as sf
 from synthesis import storage
 from synthesis.engines.embedded.engine import EmbeddedEngine
 from synthesis.models import Task, TaskStatus
-from synthesis.services.tasks import task_run
+from synthesis.services.runner import task_run
 from tests.conftest import speech_seconds, wait_for_task
 
 
@@ -84,7 +84,7 @@ def test_a_task_runs_on_the_real_worker_to_a_wav_of_speech(tenant_a, voice, work
     assert task.status == TaskStatus.DONE, task.error
     body = tenant_a.client.get(f"/api/v1/tasks/{task_id}").json()
     assert body["progress"] == 100
-    assert body["result_url"].endswith(f"/api/v1/tasks/{task_id}/audio")
+    assert "/api/v1/results/" in body["result_url"]
 
     response = tenant_a.client.get(f"/api/v1/tasks/{task_id}/audio")
     assert response.status_code == 200

@@ -1,0 +1,141 @@
+"""Drop-in endpoints for existing clients: GPT-SoVITS ``api_v2``'s ``/tts`` and
+OpenAI's ``/v1/audio/speech``. Both queue an ordinary high-priority task, wait
+for it, and answer with the audio, so those clients work by changing the base
+URL (and sending the API key)."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import soundfile as sf
+from django.conf import settings
+from django.http import HttpResponse
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from sovits_site.errors import ApiError
+from synthesis import storage
+from synthesis.models import OutputFormat, Task, TaskStatus
+from synthesis.selectors import speaker_by_reference
+from synthesis.services.tasks import task_create
+
+_POLL_SECONDS = 0.1
+
+
+def _wait(task: Task) -> Task:
+    deadline = time.monotonic() + settings.SYNC_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        task.refresh_from_db()
+        if task.status in (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED):
+            break
+        time.sleep(_POLL_SECONDS)
+    else:
+        raise ApiError("SYNTHESIS_TIMEOUT", details={"task_id": str(task.id), "status": task.status})
+    if task.status != TaskStatus.DONE:
+        raise ApiError(task.error["code"] if task.error else "ENGINE_ERROR", details={"task_id": str(task.id)})
+    return task
+
+
+def _synthesize(request, *, text: str, voice: str, language: str, output_format: str, sample_rate, speed: float):
+    speaker = speaker_by_reference(tenant=request.tenant, reference=voice)
+    task = task_create(
+        tenant=request.tenant,
+        speaker_id=speaker.id,
+        text=text,
+        language=language,
+        output_format=output_format,
+        sample_rate=sample_rate,
+        params={"speed": speed},
+        priority=1,  # someone is waiting on the line
+    )
+    task = _wait(task)
+    return task, storage.get(tenant=task.tenant, object_key=task.result_key)
+
+
+def _pcm16(wav: bytes) -> bytes:
+    samples, _ = sf.read(io.BytesIO(wav), dtype="int16")
+    return np.ascontiguousarray(samples).tobytes()
+
+
+_MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg", "opus": "audio/ogg"}
+
+
+class TtsApi(APIView):
+    """GPT-SoVITS api_v2 ``/tts``: GET with query parameters or POST with JSON."""
+
+    class InputSerializer(serializers.Serializer):
+        text = serializers.CharField(max_length=100_000)
+        text_lang = serializers.CharField(max_length=16, default="auto")
+        ref_audio_path = serializers.CharField(
+            max_length=255, help_text="The name or id of one of your voices (its reference recording is used)"
+        )
+        prompt_text = serializers.CharField(required=False, allow_blank=True, help_text="Accepted; the voice's own")
+        prompt_lang = serializers.CharField(required=False, allow_blank=True, help_text="Accepted; the voice's own")
+        media_type = serializers.ChoiceField(choices=["wav", "ogg", "flac", "mp3", "raw"], default="wav")
+        streaming_mode = serializers.BooleanField(default=False, help_text="Accepted; the whole file is returned")
+        speed_factor = serializers.FloatField(default=1.0, min_value=0.5, max_value=2.0)
+        sample_rate = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+    def get(self, request):
+        return self._answer(request, request.query_params)
+
+    def post(self, request):
+        return self._answer(request, request.data)
+
+    def _answer(self, request, data):
+        # Unknown parameters (top_k, temperature, ...) are ignored: the serializer drops them.
+        serializer = self.InputSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        p = serializer.validated_data
+        media = p["media_type"]
+        language = {"all_zh": "zh", "all_ja": "ja", "all_yue": "yue", "all_ko": "ko"}.get(
+            p["text_lang"], p["text_lang"]
+        )
+        task, audio = _synthesize(
+            request,
+            text=p["text"],
+            voice=p["ref_audio_path"],
+            language=language.lower(),
+            output_format=OutputFormat.WAV if media == "raw" else media,
+            sample_rate=p["sample_rate"],
+            speed=p["speed_factor"],
+        )
+        if media == "raw":
+            return HttpResponse(
+                _pcm16(audio), content_type="audio/pcm", headers={"X-Sample-Rate": str(task.sample_rate)}
+            )
+        return HttpResponse(audio, content_type=_MEDIA[media])
+
+
+class OpenAISpeechApi(APIView):
+    """OpenAI ``POST /v1/audio/speech``; the API key goes in ``Authorization: Bearer``."""
+
+    class InputSerializer(serializers.Serializer):
+        model = serializers.CharField(max_length=100, help_text="Accepted and ignored (the configured engine speaks)")
+        input = serializers.CharField(max_length=100_000)
+        voice = serializers.CharField(max_length=255, help_text="The name or id of one of your voices")
+        response_format = serializers.ChoiceField(choices=["mp3", "opus", "flac", "wav", "pcm"], default="mp3")
+        speed = serializers.FloatField(default=1.0, min_value=0.5, max_value=2.0)
+        instructions = serializers.CharField(required=False, allow_blank=True, help_text="Accepted and ignored")
+
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        p = serializer.validated_data
+        fmt = p["response_format"]
+        output_format = {"opus": OutputFormat.OGG, "pcm": OutputFormat.WAV}.get(fmt, fmt)
+        sample_rate = 24000 if fmt in ("pcm", "opus") else None  # OpenAI's pcm is 24 kHz s16le
+        _, audio = _synthesize(
+            request,
+            text=p["input"],
+            voice=p["voice"],
+            language="auto",
+            output_format=output_format,
+            sample_rate=sample_rate,
+            speed=p["speed"],
+        )
+        if fmt == "pcm":
+            return HttpResponse(_pcm16(audio), content_type="audio/pcm")
+        return HttpResponse(audio, content_type=_MEDIA[fmt])

@@ -1,0 +1,62 @@
+"""Finished audio: encoding to the asked format and rate, and signed, expiring result URLs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import soundfile as sf
+import soxr
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from synthesis.models import OutputFormat, Task
+
+MEDIA_TYPES = {
+    OutputFormat.WAV: "audio/wav",
+    OutputFormat.FLAC: "audio/flac",
+    OutputFormat.OGG: "audio/ogg",
+    OutputFormat.MP3: "audio/mpeg",
+}
+_SOUNDFILE = {
+    OutputFormat.WAV: ("WAV", "PCM_16"),
+    OutputFormat.FLAC: ("FLAC", "PCM_16"),
+    OutputFormat.OGG: ("OGG", "OPUS"),
+    OutputFormat.MP3: ("MP3", "MPEG_LAYER_III"),
+}
+SAMPLE_RATES = (8000, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+# Opus runs at these rates only.
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+_SALT = "synthesis.result-url"
+
+
+def encode(samples: np.ndarray, rate: int, *, output_format: str, sample_rate: int | None) -> tuple[bytes, int]:
+    """The audio in the container and rate asked for (libsndfile encodes; soxr resamples)."""
+    target = sample_rate or rate
+    if output_format == OutputFormat.OGG and target not in OPUS_RATES:
+        target = min(OPUS_RATES, key=lambda r: abs(r - target) if r >= target else 10**9)
+    if target != rate:
+        samples = soxr.resample(samples.astype(np.float32), rate, target)
+    container, subtype = _SOUNDFILE[OutputFormat(output_format)]
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(samples, -1.0, 1.0), target, format=container, subtype=subtype)
+    return buffer.getvalue(), target
+
+
+def extension(output_format: str) -> str:
+    return str(OutputFormat(output_format).value)
+
+
+def signed_result_url(task: Task, request=None) -> str:
+    """A URL that serves the task's audio without credentials until it expires."""
+    token = signing.dumps(str(task.id), salt=_SALT, compress=True)
+    path = reverse("result-download", kwargs={"token": token})
+    if request is not None:
+        return request.build_absolute_uri(path)
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path if settings.PUBLIC_BASE_URL else path
+
+
+def task_id_from_token(token: str) -> str:
+    """Raises signing.SignatureExpired or signing.BadSignature."""
+    return signing.loads(token, salt=_SALT, max_age=settings.RESULT_URL_TTL_SECONDS)

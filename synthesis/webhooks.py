@@ -1,0 +1,122 @@
+"""Signed webhooks for finished tasks, as the Standard Webhooks scheme specifies.
+
+Each event has one ``webhook-id``, kept on every retry so the receiver can drop
+duplicates; ``webhook-signature`` is ``v1,<base64 HMAC-SHA256>`` of
+``id.timestamp.body`` under the tenant's ``whsec_`` secret (the
+``standardwebhooks`` library signs, receivers can verify with it too). Failed
+deliveries (non-2xx, timeout, refused address) are retried with exponential
+backoff and full jitter, up to a cap; every attempt is recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from synthesis.models import Task, TaskStatus, WebhookDelivery
+from synthesis.safe_http import BlockedAddress, guarded_client
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def tenant_secret(tenant: Tenant) -> str:
+    """The tenant's signing secret, created on first use."""
+    if not tenant.webhook_secret:
+        tenant.webhook_secret = new_secret()
+        tenant.save(update_fields=["webhook_secret"])
+    return tenant.webhook_secret
+
+
+def rotate_secret(tenant: Tenant) -> str:
+    tenant.webhook_secret = new_secret()
+    tenant.save(update_fields=["webhook_secret"])
+    return tenant.webhook_secret
+
+
+def task_event(task: Task, *, result_url: str | None) -> dict:
+    event_type = "task.completed" if task.status == TaskStatus.DONE else f"task.{task.status.lower()}"
+    return {
+        "type": event_type,
+        "timestamp": timezone.now().isoformat(),
+        "data": {
+            "task_id": str(task.id),
+            "batch_id": str(task.batch_id) if task.batch_id else None,
+            "status": task.status,
+            "result_url": result_url,
+            "error": task.error,
+        },
+    }
+
+
+def schedule(task: Task) -> None:
+    """Queue the first delivery of the task's final event, if it asked for one."""
+    if not task.callback_url or task.status not in (TaskStatus.DONE, TaskStatus.FAILED):
+        return
+    from synthesis.actors import deliver_webhook
+
+    deliver_webhook.send(str(task.id), f"msg_{uuid.uuid4().hex}", 1)
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]."""
+    ceiling = min(settings.WEBHOOK_RETRY_MAX_SECONDS, settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+
+
+def deliver(*, task_id: str, event_id: str, attempt: int) -> float | None:
+    """Make one delivery attempt; returns the delay before the next one, or None when done."""
+    task = Task.objects.select_related("tenant").filter(id=task_id).first()
+    if task is None or WebhookDelivery.objects.filter(event_id=event_id, succeeded=True).exists():
+        return None  # gone, or a duplicate message for an event already delivered
+    from synthesis.results import signed_result_url
+
+    result_url = signed_result_url(task) if task.status == TaskStatus.DONE else None
+    body = json.dumps(task_event(task, result_url=result_url), separators=(",", ":"))
+    sent_at = datetime.now(tz=UTC)
+    signature = Webhook(tenant_secret(task.tenant)).sign(event_id, sent_at, body)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "voice-platform-webhooks/1",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": signature,
+    }
+    record = WebhookDelivery(
+        tenant=task.tenant, task=task, event_id=event_id, event_type=json.loads(body)["type"],
+        url=task.callback_url, attempt=attempt,
+    )  # fmt: skip
+    started = time.monotonic()
+    try:
+        with guarded_client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as client:
+            response = client.post(task.callback_url, content=body, headers=headers)
+        record.status_code = response.status_code
+        record.succeeded = 200 <= response.status_code < 300
+        if not record.succeeded:
+            record.error = f"HTTP {response.status_code}"
+    except BlockedAddress as exc:
+        record.error = f"refused: {exc}"[:500]
+    except httpx.HTTPError as exc:
+        record.error = f"{type(exc).__name__}: {exc}"[:500]
+    record.duration_ms = int((time.monotonic() - started) * 1000)
+    delay = None
+    if not record.succeeded and attempt < settings.WEBHOOK_MAX_ATTEMPTS:
+        delay = backoff_seconds(attempt)
+        record.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    record.save()
+    return delay
