@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from standardwebhooks import Webhook
 
@@ -36,11 +37,15 @@ def new_secret() -> str:
 
 
 def tenant_secret(tenant: Tenant) -> str:
-    """The tenant's signing secret, created on first use."""
-    if not tenant.webhook_secret:
-        tenant.webhook_secret = new_secret()
-        tenant.save(update_fields=["webhook_secret"])
-    return tenant.webhook_secret
+    """The tenant's signing secret, created on first use (under a row lock, so two
+    workers never sign one tenant's events with two different new secrets)."""
+    with transaction.atomic():
+        locked = Tenant.objects.select_for_update().get(id=tenant.id)
+        if not locked.webhook_secret:
+            locked.webhook_secret = new_secret()
+            locked.save(update_fields=["webhook_secret"])
+    tenant.webhook_secret = locked.webhook_secret
+    return locked.webhook_secret
 
 
 def rotate_secret(tenant: Tenant) -> str:

@@ -94,7 +94,7 @@ def wait_for_task(task_id, *, timeout: float = 60.0) -> Task:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         task = Task.objects.get(id=task_id)
-        if task.status in (TaskStatus.DONE, TaskStatus.FAILED):
+        if task.status in (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED):
             return task
         time.sleep(0.1)
     raise AssertionError(f"task {task_id} did not finish in {timeout} s (status {task.status})")
