@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from sovits_site import handlers
 from synthesis.api.compat import OpenAISpeechApi, TtsApi
@@ -29,6 +30,8 @@ urlpatterns = [
     path("v1/audio/speech", OpenAISpeechApi.as_view(), name="compat-openai-speech"),
     path("api/v1/", include(api_v1)),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="page-synthesize"), name="home"),
     path("voices/", AppPage.as_view(page="voices"), name="page-voices"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -32,18 +33,29 @@ class ApiKeyOutputSerializer(serializers.Serializer):
     revoked_at = serializers.DateTimeField()
 
 
+class CreatedApiKeySerializer(ApiKeyOutputSerializer):
+    key = serializers.CharField(help_text="The secret key; shown in this answer only")
+
+
 class ApiKeyListCreateApi(APIView):
     permission_classes = [IsTenantAdmin]
 
-    class InputSerializer(serializers.Serializer):
+    class ApiKeyCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100, allow_blank=True, default="")
 
+    @extend_schema(
+        responses=inline_serializer(
+            name="ApiKeyList",
+            fields={"count": serializers.IntegerField(), "results": ApiKeyOutputSerializer(many=True)},
+        )
+    )
     def get(self, request):
         keys = api_key_list(tenant=request.tenant)
         return Response({"count": len(keys), "results": ApiKeyOutputSerializer(keys, many=True).data})
 
+    @extend_schema(request=ApiKeyCreateInputSerializer, responses={201: CreatedApiKeySerializer})
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.ApiKeyCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created_by = request.user if getattr(request.user, "pk", None) else None
         issued = api_key_create(tenant=request.tenant, name=serializer.validated_data["name"], created_by=created_by)
@@ -54,6 +66,7 @@ class ApiKeyListCreateApi(APIView):
 class ApiKeyRevokeApi(APIView):
     permission_classes = [IsTenantAdmin]
 
+    @extend_schema(request=None, responses=ApiKeyOutputSerializer)
     def post(self, request, key_id):
         api_key = api_key_revoke(api_key=api_key_get(tenant=request.tenant, key_id=key_id))
         return Response(ApiKeyOutputSerializer(api_key).data)
@@ -63,6 +76,12 @@ class WebSocketTicketApi(APIView):
     """A short-lived ticket for API clients to open ``/ws/`` (``?ticket=...``), since
     browsers' WebSocket API cannot send an Authorization header."""
 
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            name="WebSocketTicket", fields={"ticket": serializers.CharField(), "expires_in": serializers.IntegerField()}
+        ),
+    )
     def post(self, request):
         ticket, ttl = websocket_ticket_issue(tenant=request.tenant)
         return Response({"ticket": ticket, "expires_in": ttl})

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "django_dramatiq",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "tenants",
     "synthesis",
@@ -158,9 +160,28 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "synthesis.api.pagination.Pagination",
     "DEFAULT_THROTTLE_CLASSES": ["tenants.throttling.PrincipalRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "sovits_site.errors.api_exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "sovits_site.negotiation.JsonFallbackNegotiation",
     "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Voice platform API",
+    "DESCRIPTION": (
+        "Multi-tenant voice-cloning text-to-speech. Every non-2xx answer is the error envelope "
+        "(`ErrorEnvelope`); codes are listed in docs/errors.md."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "sovits_site.openapi.add_error_envelope",
+    ],
 }
 
 # Per API key or user, shared by all web workers through the Redis cache.

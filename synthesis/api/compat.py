@@ -12,10 +12,12 @@ import numpy as np
 import soundfile as sf
 from django.conf import settings
 from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
+from sovits_site.schema import AUDIO
 from synthesis import storage
 from synthesis.models import OutputFormat, Task, TaskStatus
 from synthesis.selectors import speaker_by_reference
@@ -65,7 +67,7 @@ _MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "
 class TtsApi(APIView):
     """GPT-SoVITS api_v2 ``/tts``: GET with query parameters or POST with JSON."""
 
-    class InputSerializer(serializers.Serializer):
+    class TtsInputSerializer(serializers.Serializer):
         text = serializers.CharField(max_length=100_000)
         text_lang = serializers.CharField(max_length=16, default="auto")
         ref_audio_path = serializers.CharField(
@@ -78,15 +80,17 @@ class TtsApi(APIView):
         speed_factor = serializers.FloatField(default=1.0, min_value=0.5, max_value=2.0)
         sample_rate = serializers.IntegerField(required=False, allow_null=True, default=None)
 
+    @extend_schema(parameters=[TtsInputSerializer], responses={200: AUDIO})
     def get(self, request):
         return self._answer(request, request.query_params)
 
+    @extend_schema(request=TtsInputSerializer, responses={200: AUDIO})
     def post(self, request):
         return self._answer(request, request.data)
 
     def _answer(self, request, data):
         # Unknown parameters (top_k, temperature, ...) are ignored: the serializer drops them.
-        serializer = self.InputSerializer(data=data)
+        serializer = self.TtsInputSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         p = serializer.validated_data
         media = p["media_type"]
@@ -112,7 +116,7 @@ class TtsApi(APIView):
 class OpenAISpeechApi(APIView):
     """OpenAI ``POST /v1/audio/speech``; the API key goes in ``Authorization: Bearer``."""
 
-    class InputSerializer(serializers.Serializer):
+    class OpenAISpeechInputSerializer(serializers.Serializer):
         model = serializers.CharField(max_length=100, help_text="Accepted and ignored (the configured engine speaks)")
         input = serializers.CharField(max_length=100_000)
         voice = serializers.CharField(max_length=255, help_text="The name or id of one of your voices")
@@ -120,8 +124,9 @@ class OpenAISpeechApi(APIView):
         speed = serializers.FloatField(default=1.0, min_value=0.5, max_value=2.0)
         instructions = serializers.CharField(required=False, allow_blank=True, help_text="Accepted and ignored")
 
+    @extend_schema(request=OpenAISpeechInputSerializer, responses={200: AUDIO})
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.OpenAISpeechInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         p = serializer.validated_data
         fmt = p["response_format"]

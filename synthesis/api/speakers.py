@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
+from sovits_site.schema import AUDIO, PAGE_PARAMETERS, paginated
 from synthesis import audio, storage
 from synthesis.api.pagination import paginated_response
 from synthesis.languages import LANGUAGES
@@ -26,19 +28,27 @@ class SpeakerOutputSerializer(serializers.Serializer):
 
 
 class SpeakerListCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class SpeakerCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         audio = serializers.FileField(allow_empty_file=False)
         reference_text = serializers.CharField(max_length=1000, allow_blank=True, required=False, default="")
         language = serializers.ChoiceField(choices=sorted(LANGUAGES))
 
+    @extend_schema(
+        operation_id="speakers_list",
+        parameters=PAGE_PARAMETERS,
+        responses=paginated("PaginatedSpeakerList", SpeakerOutputSerializer),
+    )
     def get(self, request):
         return paginated_response(request, speaker_list(tenant=request.tenant), SpeakerOutputSerializer, view=self)
 
+    @extend_schema(
+        request={"multipart/form-data": SpeakerCreateInputSerializer}, responses={201: SpeakerOutputSerializer}
+    )
     def post(self, request):
         if getattr(request._request, "upload_too_large", False):
             raise ApiError("PAYLOAD_TOO_LARGE", details={"max_bytes": settings.MAX_UPLOAD_BYTES})
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.SpeakerCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         upload = data["audio"]
@@ -56,6 +66,7 @@ class SpeakerListCreateApi(APIView):
 class SpeakerAudioApi(APIView):
     """The voice's reference recording, decrypted, as uploaded (for the app's play button)."""
 
+    @extend_schema(responses={200: AUDIO})
     def get(self, request, speaker_id):
         speaker = speaker_get(tenant=request.tenant, speaker_id=speaker_id)
         data = storage.get(tenant=speaker.tenant, object_key=speaker.reference_key)
@@ -66,9 +77,11 @@ class SpeakerAudioApi(APIView):
 
 
 class SpeakerDetailApi(APIView):
+    @extend_schema(responses=SpeakerOutputSerializer)
     def get(self, request, speaker_id):
         return Response(SpeakerOutputSerializer(speaker_get(tenant=request.tenant, speaker_id=speaker_id)).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, speaker_id):
         speaker_delete(speaker=speaker_get(tenant=request.tenant, speaker_id=speaker_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from django.core import signing
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
+from sovits_site.schema import AUDIO, IDEMPOTENCY_KEY, PAGE_PARAMETERS, paginated
 from synthesis import results, storage
 from synthesis.api.audio_response import audio_response
 from synthesis.api.pagination import paginated_response
@@ -60,6 +62,7 @@ class TaskOutputSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
 
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_result_url(self, task: Task) -> str | None:
         if task.status != TaskStatus.DONE:
             return None
@@ -67,7 +70,7 @@ class TaskOutputSerializer(serializers.Serializer):
 
 
 class TaskListCreateApi(APIView):
-    class InputSerializer(TaskRequestSerializer):
+    class TaskCreateInputSerializer(TaskRequestSerializer):
         priority = serializers.ChoiceField(choices=[0, 1], default=0)
         callback_url = serializers.URLField(max_length=2000, required=False, default="", allow_blank=True)
 
@@ -77,14 +80,22 @@ class TaskListCreateApi(APIView):
         created_after = serializers.DateTimeField(required=False)
         created_before = serializers.DateTimeField(required=False)
 
+    @extend_schema(
+        operation_id="tasks_list",
+        parameters=[FilterSerializer, *PAGE_PARAMETERS],
+        responses=paginated("PaginatedTaskList", TaskOutputSerializer),
+    )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         tasks = task_list(tenant=request.tenant, **filters.validated_data)
         return paginated_response(request, tasks, TaskOutputSerializer, view=self)
 
+    @extend_schema(
+        request=TaskCreateInputSerializer, parameters=[IDEMPOTENCY_KEY], responses={202: TaskOutputSerializer}
+    )
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.TaskCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         task_id, replayed = idempotent(
@@ -104,12 +115,14 @@ class TaskListCreateApi(APIView):
 
 
 class TaskDetailApi(APIView):
+    @extend_schema(responses=TaskOutputSerializer)
     def get(self, request, task_id):
         task = task_get(tenant=request.tenant, task_id=task_id)
         return Response(TaskOutputSerializer(task, context={"request": request}).data)
 
 
 class TaskCancelApi(APIView):
+    @extend_schema(request=None, responses=TaskOutputSerializer)
     def post(self, request, task_id):
         task = task_cancel(task=task_get(tenant=request.tenant, task_id=task_id))
         return Response(TaskOutputSerializer(task, context={"request": request}).data)
@@ -132,6 +145,7 @@ def _task_audio(request, task: Task):
 
 
 class TaskAudioApi(APIView):
+    @extend_schema(responses={200: AUDIO, 206: AUDIO})
     def get(self, request, task_id):
         return _task_audio(request, task_get(tenant=request.tenant, task_id=task_id))
 
@@ -142,6 +156,7 @@ class ResultDownloadApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(responses={200: AUDIO, 206: AUDIO})
     def get(self, request, token):
         try:
             task_id = results.task_id_from_token(token)
@@ -170,6 +185,12 @@ class WebhookDeliverySerializer(serializers.Serializer):
 
 
 class TaskWebhooksApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            name="WebhookDeliveryList",
+            fields={"count": serializers.IntegerField(), "results": WebhookDeliverySerializer(many=True)},
+        )
+    )
     def get(self, request, task_id):
         task = task_get(tenant=request.tenant, task_id=task_id)
         deliveries = webhook_deliveries(task=task)
@@ -178,7 +199,7 @@ class TaskWebhooksApi(APIView):
 
 class BatchOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField(help_text="PENDING, PROCESSING, DONE, PARTIAL or FAILED")
     progress = serializers.SerializerMethodField()
     total = serializers.SerializerMethodField()
     done = serializers.SerializerMethodField()
@@ -219,12 +240,13 @@ class BatchOutputSerializer(serializers.Serializer):
     def get_failed(self, batch: Batch) -> int:
         return sum(t.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) for t in self._tasks(batch))
 
+    @extend_schema_field(TaskOutputSerializer(many=True))
     def get_tasks(self, batch: Batch) -> list[dict]:
         return TaskOutputSerializer(self._tasks(batch), many=True, context=self.context).data
 
 
 class BatchCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class BatchCreateInputSerializer(serializers.Serializer):
         requests = TaskRequestSerializer(many=True, allow_empty=False)
         priority = serializers.ChoiceField(choices=[0, 1], default=0)
         callback_url = serializers.URLField(max_length=2000, required=False, default="", allow_blank=True)
@@ -236,8 +258,11 @@ class BatchCreateApi(APIView):
                 raise serializers.ValidationError(f"At most {settings.MAX_BATCH_REQUESTS} requests per batch.")
             return value
 
+    @extend_schema(
+        request=BatchCreateInputSerializer, parameters=[IDEMPOTENCY_KEY], responses={202: BatchOutputSerializer}
+    )
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.BatchCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         batch_id, replayed = idempotent(
@@ -257,6 +282,7 @@ class BatchCreateApi(APIView):
 
 
 class BatchDetailApi(APIView):
+    @extend_schema(responses=BatchOutputSerializer)
     def get(self, request, batch_id):
         batch = batch_get(tenant=request.tenant, batch_id=batch_id)
         return Response(BatchOutputSerializer(batch, context={"request": request}).data)

@@ -1,3 +1,5 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -5,5 +7,17 @@ from synthesis.selectors import usage_this_month
 
 
 class UsageApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            name="Usage",
+            fields={
+                "period_start": serializers.DateTimeField(),
+                "characters": serializers.IntegerField(),
+                "tasks": serializers.IntegerField(),
+                "tasks_done": serializers.IntegerField(),
+                "voices": serializers.IntegerField(),
+            },
+        )
+    )
     def get(self, request):
         return Response(usage_this_month(tenant=request.tenant))

@@ -1,8 +1,12 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from synthesis import webhooks
 from tenants.permissions import IsTenantAdmin
+
+SECRET = inline_serializer(name="WebhookSecret", fields={"secret": serializers.CharField()})
 
 
 class WebhookSecretApi(APIView):
@@ -10,6 +14,7 @@ class WebhookSecretApi(APIView):
 
     permission_classes = [IsTenantAdmin]
 
+    @extend_schema(responses=SECRET)
     def get(self, request):
         return Response({"secret": webhooks.tenant_secret(request.tenant)})
 
@@ -17,5 +22,6 @@ class WebhookSecretApi(APIView):
 class WebhookSecretRotateApi(APIView):
     permission_classes = [IsTenantAdmin]
 
+    @extend_schema(request=None, responses=SECRET)
     def post(self, request):
         return Response({"secret": webhooks.rotate_secret(request.tenant)})

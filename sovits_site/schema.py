@@ -1,0 +1,36 @@
+"""Small helpers for describing APIViews in the OpenAPI schema."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+
+def paginated(name: str, item) -> serializers.Serializer:
+    return inline_serializer(
+        name=name,
+        fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+        },
+    )
+
+
+AUDIO = OpenApiResponse(
+    response=OpenApiTypes.BINARY,
+    description="The audio (WAV, FLAC, Ogg Opus or MP3 as asked). Honours `Range: bytes=…` (206).",
+)
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="Page number, from 1"),
+    OpenApiParameter("page_size", int, description="Items per page (at most 200)"),
+]
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Retry-safe creation: the same key and body within 24 h return the same resource; "
+    "another body with the same key is 409 IDEMPOTENCY_CONFLICT.",
+)
