@@ -48,7 +48,7 @@ def main() -> None:
     port = _port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
     env.update(VAR_DIR=str(workdir / "var"), PORT=str(port), EMBEDDED_VARIANTS=",f3,m3", WORKER_THREADS="1",
-               API_RATE_LIMIT="100000/min")  # fmt: skip
+               QUOTA_REQUESTS_PER_MINUTE="100000", QUOTA_CONCURRENT_TASKS="100000")  # fmt: skip
     python = sys.executable
 
     def manage(*argv: str) -> str:

@@ -128,6 +128,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, ApiError):
         body = exc.as_dict()
         status = exc.error.status
+        if "retry_after" in exc.details:
+            headers["Retry-After"] = str(exc.details["retry_after"])
     else:
         code = next((c for kind, c in _DRF_CODES if isinstance(exc, kind)), None)
         if code is None:

@@ -63,6 +63,8 @@ def task_get(*, tenant: Tenant, task_id: uuid.UUID | str) -> Task:
 
 
 def usage_this_month(*, tenant: Tenant) -> dict:
+    from synthesis.services import quotas
+
     """Characters and tasks since the first of this month (UTC), and live voices."""
     start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     tasks = Task.objects.filter(tenant=tenant, created_at__gte=start)
@@ -73,6 +75,7 @@ def usage_this_month(*, tenant: Tenant) -> dict:
         "tasks": totals["tasks"],
         "tasks_done": tasks.filter(status=TaskStatus.DONE).count(),
         "voices": speaker_list(tenant=tenant).count(),
+        "quotas": {name: use.as_dict() for name, use in quotas.usage(tenant).items()},
     }
 
 

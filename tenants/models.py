@@ -62,3 +62,44 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# Module-level functions (not lambdas) so migrations can refer to them.
+def default_monthly_characters() -> int:
+    return settings.DEFAULT_QUOTAS["monthly_characters"]
+
+
+def default_daily_tasks() -> int:
+    return settings.DEFAULT_QUOTAS["daily_tasks"]
+
+
+def default_concurrent_tasks() -> int:
+    return settings.DEFAULT_QUOTAS["concurrent_tasks"]
+
+
+def default_voices() -> int:
+    return settings.DEFAULT_QUOTAS["voices"]
+
+
+def default_stored_bytes() -> int:
+    return settings.DEFAULT_QUOTAS["stored_bytes"]
+
+
+def default_requests_per_minute() -> int:
+    return settings.DEFAULT_QUOTAS["requests_per_minute"]
+
+
+class Quota(models.Model):
+    """A tenant's limits. New tenants start on DEFAULT_QUOTAS; operators raise them."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="quota")
+    monthly_characters = models.PositiveBigIntegerField(default=default_monthly_characters)
+    daily_tasks = models.PositiveIntegerField(default=default_daily_tasks)
+    concurrent_tasks = models.PositiveIntegerField(default=default_concurrent_tasks)
+    voices = models.PositiveIntegerField(default=default_voices)
+    stored_bytes = models.PositiveBigIntegerField(default=default_stored_bytes)
+    requests_per_minute = models.PositiveIntegerField(default=default_requests_per_minute)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"quota of {self.tenant}"

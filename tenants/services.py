@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tenants import keys
-from tenants.models import ApiKey, Membership, Role, Tenant
+from tenants.models import ApiKey, Membership, Quota, Role, Tenant
 
 API_KEY_PREFIX = "sk_live_"
 
@@ -25,12 +25,14 @@ def api_key_digest(secret: str) -> str:
 @transaction.atomic
 def tenant_create(*, slug: str, name: str | None = None) -> Tenant:
     tenant_id = uuid.uuid4()
-    return Tenant.objects.create(
+    tenant = Tenant.objects.create(
         id=tenant_id,
         slug=slug,
         name=name or slug,
         wrapped_data_key=keys.new_wrapped_data_key(str(tenant_id)),
     )
+    Quota.objects.create(tenant=tenant)
+    return tenant
 
 
 @transaction.atomic

@@ -1,19 +1,27 @@
 from __future__ import annotations
 
-from django.conf import settings
+from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
 from tenants.authentication import TenantPrincipal
+from tenants.models import Quota
+
+_RATE_CACHE_SECONDS = 30
 
 
 class PrincipalRateThrottle(SimpleRateThrottle):
-    """Requests per period for each API key and each signed-in user, counted in
-    the shared (Redis) cache so every web worker sees the same count."""
+    """Requests per minute for each API key and each signed-in user, at the rate the
+    tenant's quota sets, counted in the shared (Redis) cache so every web worker
+    sees the same count."""
 
     scope = "principal"
+    rate = "600/min"  # replaced per request by the tenant's own rate
 
-    def get_rate(self) -> str:
-        return settings.API_RATE_LIMIT
+    def allow_request(self, request, view) -> bool:
+        principal = request.auth
+        if isinstance(principal, TenantPrincipal):
+            self.num_requests, self.duration = tenant_rate(principal.tenant.id), 60
+        return super().allow_request(request, view)
 
     def get_cache_key(self, request, view) -> str | None:
         principal = request.auth
@@ -24,3 +32,16 @@ class PrincipalRateThrottle(SimpleRateThrottle):
         else:
             ident = f"ip:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def tenant_rate(tenant_id) -> int:
+    """The tenant's requests per minute, cached briefly: it is read on every request."""
+    key = f"rate-limit:{tenant_id}"
+    rate = cache.get(key)
+    if rate is None:
+        quota = Quota.objects.filter(tenant_id=tenant_id).first()
+        from django.conf import settings
+
+        rate = quota.requests_per_minute if quota else settings.DEFAULT_QUOTAS["requests_per_minute"]
+        cache.set(key, rate, _RATE_CACHE_SECONDS)
+    return rate

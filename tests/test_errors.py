@@ -41,8 +41,13 @@ def test_an_unknown_api_url_is_404_in_the_envelope(tenant_a):
     assert_envelope(tenant_a.client.get("/api/v1/tasks/not-a-uuid"), 404, "NOT_FOUND")
 
 
-def test_too_many_requests_is_429_with_retry_after(tenant_a, settings):
-    settings.API_RATE_LIMIT = "3/min"
+def test_too_many_requests_is_429_with_retry_after(tenant_a):
+    from django.core.cache import cache
+
+    from tenants.models import Quota
+
+    Quota.objects.filter(tenant=tenant_a.tenant).update(requests_per_minute=3)
+    cache.delete(f"rate-limit:{tenant_a.tenant.id}")
     statuses = [tenant_a.client.get("/api/v1/speakers").status_code for _ in range(4)]
     assert statuses[:3] == [200, 200, 200]
     response = tenant_a.client.get("/api/v1/speakers")

@@ -184,8 +184,15 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Per API key or user, shared by all web workers through the Redis cache.
-API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/min")
+# Limits a new tenant starts with (operators raise them per tenant in the admin).
+DEFAULT_QUOTAS = {
+    "monthly_characters": env.int("QUOTA_MONTHLY_CHARACTERS", default=1_000_000),
+    "daily_tasks": env.int("QUOTA_DAILY_TASKS", default=5_000),
+    "concurrent_tasks": env.int("QUOTA_CONCURRENT_TASKS", default=200),
+    "voices": env.int("QUOTA_VOICES", default=50),
+    "stored_bytes": env.int("QUOTA_STORED_BYTES", default=5 * 1024**3),
+    "requests_per_minute": env.int("QUOTA_REQUESTS_PER_MINUTE", default=600),
+}
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),

@@ -16,6 +16,9 @@ class UsageApi(APIView):
                 "tasks": serializers.IntegerField(),
                 "tasks_done": serializers.IntegerField(),
                 "voices": serializers.IntegerField(),
+                "quotas": serializers.DictField(
+                    child=serializers.DictField(), help_text="Per quota: limit, used, remaining, resets_at"
+                ),
             },
         )
     )

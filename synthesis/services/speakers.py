@@ -13,6 +13,7 @@ from synthesis import audio, profiles, storage
 from synthesis.engines.base import ReferenceUnusable
 from synthesis.languages import LANGUAGES
 from synthesis.models import Speaker, SpeakerStatus
+from synthesis.services import quotas
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def speaker_create(
     object_key = storage.put(tenant=tenant, kind="references", data=audio_bytes)
     try:
         with transaction.atomic():
+            quotas.reserve_voice(tenant, size=len(audio_bytes))
             speaker = Speaker.objects.create(
                 tenant=tenant,
                 name=name,

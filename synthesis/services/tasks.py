@@ -29,6 +29,7 @@ from synthesis.models import (
 from synthesis.results import OPUS_RATES, SAMPLE_RATES
 from synthesis.safe_http import BlockedAddress, check_url
 from synthesis.selectors import speaker_get
+from synthesis.services import quotas
 from tenants.models import Tenant
 
 
@@ -118,6 +119,7 @@ def task_create(*, tenant: Tenant, priority: int = 0, callback_url: str = "", **
     spec = validate_request(tenant=tenant, **request)
     validate_callback(callback_url)
     with transaction.atomic():
+        quotas.reserve_tasks(tenant, tasks=1, characters=len(spec.text))
         task = _new_task(tenant, spec, priority=priority, callback_url=callback_url)
         transaction.on_commit(lambda: _enqueue_task(task))
     return task
@@ -139,6 +141,7 @@ def batch_create(*, tenant: Tenant, requests: list[dict], priority: int = 0, cal
             details={"requests": problems},
         )
     with transaction.atomic():
+        quotas.reserve_tasks(tenant, tasks=len(specs), characters=sum(len(spec.text) for spec in specs))
         batch = Batch.objects.create(tenant=tenant, priority=priority, callback_url=callback_url)
         tasks = [_new_task(tenant, spec, priority=priority, callback_url=callback_url, batch=batch) for spec in specs]
         transaction.on_commit(lambda: _enqueue_batch(batch, tasks))
