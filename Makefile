@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench fuzz clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(VENV)/.installed
 # Benchmarks print JSON; they are measurements, not tests.
 bench: $(VENV)/.installed
 	$(PY) bench/engine_fidelity.py
+
+# Schemathesis against the live stack's OpenAPI schema: no 5xx, no schema violations.
+fuzz: $(VENV)/.installed
+	$(PY) tools/fuzz.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -92,6 +92,8 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 f"unix:{run}/gunicorn.sock",
                 "--workers",
                 env["WEB_CONCURRENCY"],
+                "--limit-request-line",
+                "0",  # GPT-SoVITS clients send long texts in GET /tts query strings; Caddy still caps headers
                 "--access-logfile",
                 "-",
                 "--graceful-timeout",

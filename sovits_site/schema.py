@@ -19,10 +19,18 @@ def paginated(name: str, item) -> serializers.Serializer:
     )
 
 
-AUDIO = OpenApiResponse(
+_AUDIO = OpenApiResponse(
     response=OpenApiTypes.BINARY,
-    description="The audio (WAV, FLAC, Ogg Opus or MP3 as asked). Honours `Range: bytes=…` (206).",
+    description="The audio (WAV, FLAC, Ogg Opus, MP3 or raw PCM as asked). Honours `Range: bytes=…` (206).",
 )
+AUDIO_TYPES = ("audio/wav", "audio/flac", "audio/ogg", "audio/mpeg", "audio/pcm")
+
+
+def audio_responses(*statuses: int) -> dict:
+    """Binary audio answers, one entry per media type the endpoint may send."""
+    return {(status, media): _AUDIO for status in statuses for media in AUDIO_TYPES}
+
+
 PAGE_PARAMETERS = [
     OpenApiParameter("page", int, description="Page number, from 1"),
     OpenApiParameter("page_size", int, description="Items per page (at most 200)"),

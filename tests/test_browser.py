@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deploy.sandbox import ROOT, live_stack
 from tests.conftest import LONG_REFERENCE, SHORT_REFERENCE
-from tests.live import ROOT, live_stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "screenshots"

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import soundfile as sf
 
+from deploy.sandbox import live_stack
 from tests.conftest import REFERENCE, speech_seconds
-from tests.live import live_stack
 
 AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3")
 

@@ -17,7 +17,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
-from sovits_site.schema import AUDIO
+from sovits_site.schema import audio_responses
 from synthesis import storage
 from synthesis.models import OutputFormat, Task, TaskStatus
 from synthesis.selectors import speaker_by_reference
@@ -68,7 +68,8 @@ class TtsApi(APIView):
     """GPT-SoVITS api_v2 ``/tts``: GET with query parameters or POST with JSON."""
 
     class TtsInputSerializer(serializers.Serializer):
-        text = serializers.CharField(max_length=100_000)
+        # GET puts the text in the URL: keep to the real limit, so proxies' line limits are never the error.
+        text = serializers.CharField(max_length=settings.MAX_TASK_CHARACTERS)
         text_lang = serializers.CharField(max_length=16, default="auto")
         ref_audio_path = serializers.CharField(
             max_length=255, help_text="The name or id of one of your voices (its reference recording is used)"
@@ -80,11 +81,11 @@ class TtsApi(APIView):
         speed_factor = serializers.FloatField(default=1.0, min_value=0.5, max_value=2.0)
         sample_rate = serializers.IntegerField(required=False, allow_null=True, default=None)
 
-    @extend_schema(parameters=[TtsInputSerializer], responses={200: AUDIO})
+    @extend_schema(parameters=[TtsInputSerializer], responses=audio_responses(200))
     def get(self, request):
         return self._answer(request, request.query_params)
 
-    @extend_schema(request=TtsInputSerializer, responses={200: AUDIO})
+    @extend_schema(request=TtsInputSerializer, responses=audio_responses(200))
     def post(self, request):
         return self._answer(request, request.data)
 
@@ -124,7 +125,7 @@ class OpenAISpeechApi(APIView):
         speed = serializers.FloatField(default=1.0, min_value=0.5, max_value=2.0)
         instructions = serializers.CharField(required=False, allow_blank=True, help_text="Accepted and ignored")
 
-    @extend_schema(request=OpenAISpeechInputSerializer, responses={200: AUDIO})
+    @extend_schema(request=OpenAISpeechInputSerializer, responses=audio_responses(200))
     def post(self, request):
         serializer = self.OpenAISpeechInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
-from sovits_site.schema import AUDIO, PAGE_PARAMETERS, paginated
+from sovits_site.schema import PAGE_PARAMETERS, audio_responses, paginated
 from synthesis import audio, storage
 from synthesis.api.pagination import paginated_response
 from synthesis.languages import LANGUAGES
@@ -66,7 +66,7 @@ class SpeakerListCreateApi(APIView):
 class SpeakerAudioApi(APIView):
     """The voice's reference recording, decrypted, as uploaded (for the app's play button)."""
 
-    @extend_schema(responses={200: AUDIO})
+    @extend_schema(responses=audio_responses(200))
     def get(self, request, speaker_id):
         speaker = speaker_get(tenant=request.tenant, speaker_id=speaker_id)
         data = storage.get(tenant=speaker.tenant, object_key=speaker.reference_key)

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
-from sovits_site.schema import AUDIO, IDEMPOTENCY_KEY, PAGE_PARAMETERS, paginated
+from sovits_site.schema import IDEMPOTENCY_KEY, PAGE_PARAMETERS, audio_responses, paginated
 from synthesis import results, storage
 from synthesis.api.audio_response import audio_response
 from synthesis.api.pagination import paginated_response
@@ -145,7 +145,7 @@ def _task_audio(request, task: Task):
 
 
 class TaskAudioApi(APIView):
-    @extend_schema(responses={200: AUDIO, 206: AUDIO})
+    @extend_schema(responses=audio_responses(200, 206))
     def get(self, request, task_id):
         return _task_audio(request, task_get(tenant=request.tenant, task_id=task_id))
 
@@ -156,7 +156,7 @@ class ResultDownloadApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: AUDIO, 206: AUDIO})
+    @extend_schema(responses=audio_responses(200, 206))
     def get(self, request, token):
         try:
             task_id = results.task_id_from_token(token)

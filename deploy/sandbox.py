@@ -1,4 +1,4 @@
-"""The whole service started as `make run` starts it, for end-to-end tests:
+"""The whole service started as `make run` starts it, in a scratch directory (tests, benchmarks, fuzzing):
 embedded Redis, SQLite under a fresh VAR_DIR, gunicorn, daphne, the Dramatiq
 worker and Caddy on one free port."""
 
