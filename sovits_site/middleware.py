@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 
@@ -44,3 +45,14 @@ class UploadSizeLimitMiddleware:
         if length > self.limit:
             return error_response(request, "PAYLOAD_TOO_LARGE", details={"max_bytes": settings.MAX_UPLOAD_BYTES})
         return self.get_response(request)
+
+
+def client_ip(request) -> str | None:
+    """The caller's address. Behind our Caddy front the socket peer is the proxy, and
+    Caddy (trusting no proxy before it) sets X-Forwarded-For to the real peer alone."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    candidate = forwarded.split(",")[-1].strip() if forwarded else request.META.get("REMOTE_ADDR", "")
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None

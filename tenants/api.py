@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -9,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from sovits_site.middleware import client_ip
+from tenants.models import Scope
 from tenants.permissions import IsTenantAdmin
 from tenants.selectors import api_key_get, api_key_list
 from tenants.services import api_key_create, api_key_revoke, websocket_ticket_issue
@@ -28,6 +31,8 @@ class ApiKeyOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     prefix = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField()
     revoked_at = serializers.DateTimeField()
@@ -42,6 +47,13 @@ class ApiKeyListCreateApi(APIView):
 
     class ApiKeyCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100, allow_blank=True, default="")
+        scopes = serializers.MultipleChoiceField(choices=Scope.choices, required=False, allow_empty=False)
+        expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+        def validate_expires_at(self, value):
+            if value is not None and value <= timezone.now():
+                raise serializers.ValidationError("Must be in the future.")
+            return value
 
     @extend_schema(
         responses=inline_serializer(
@@ -57,8 +69,16 @@ class ApiKeyListCreateApi(APIView):
     def post(self, request):
         serializer = self.ApiKeyCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         created_by = request.user if getattr(request.user, "pk", None) else None
-        issued = api_key_create(tenant=request.tenant, name=serializer.validated_data["name"], created_by=created_by)
+        issued = api_key_create(
+            tenant=request.tenant,
+            name=data["name"],
+            created_by=created_by,
+            scopes=sorted(data["scopes"]) if "scopes" in data else None,
+            expires_at=data["expires_at"],
+            ip=client_ip(request),
+        )
         body = {**ApiKeyOutputSerializer(issued.api_key).data, "key": issued.secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -68,13 +88,17 @@ class ApiKeyRevokeApi(APIView):
 
     @extend_schema(request=None, responses=ApiKeyOutputSerializer)
     def post(self, request, key_id):
-        api_key = api_key_revoke(api_key=api_key_get(tenant=request.tenant, key_id=key_id))
+        api_key = api_key_revoke(
+            api_key=api_key_get(tenant=request.tenant, key_id=key_id), actor=request.user, ip=client_ip(request)
+        )
         return Response(ApiKeyOutputSerializer(api_key).data)
 
 
 class WebSocketTicketApi(APIView):
     """A short-lived ticket for API clients to open ``/ws/`` (``?ticket=...``), since
     browsers' WebSocket API cannot send an Authorization header."""
+
+    scopes = {"POST": "read"}
 
     @extend_schema(
         request=None,

@@ -65,6 +65,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid API key")
         now = timezone.now()
+        if api_key.expires_at is not None and api_key.expires_at <= now:
+            raise exceptions.AuthenticationFailed("This API key has expired")
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > _LAST_USED_RESOLUTION_SECONDS:
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         # API keys are issued by owners and admins and act with member rights.

@@ -39,6 +39,22 @@ class Membership(models.Model):
         return f"{self.user} @ {self.tenant} ({self.role})"
 
 
+class Scope(models.TextChoices):
+    SYNTHESIZE = "synthesize"  # create and cancel tasks and batches, the drop-in endpoints
+    VOICES_WRITE = "voices:write"  # upload and delete voices
+    READ = "read"  # every GET
+    ADMIN = "admin"  # API keys and the webhook secret
+
+
+def all_scopes() -> list[str]:
+    return [scope.value for scope in Scope]
+
+
+def default_scopes() -> list[str]:
+    """Everything but ``admin``: managing keys must be asked for explicitly."""
+    return [scope.value for scope in Scope if scope != Scope.ADMIN]
+
+
 class ApiKey(models.Model):
     """A tenant's API key. Only a SHA-256 digest of the secret is stored.
 
@@ -55,6 +71,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.JSONField(default=default_scopes)
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name or 'unnamed'})"
@@ -103,3 +121,24 @@ class Quota(models.Model):
 
     def __str__(self) -> str:
         return f"quota of {self.tenant}"
+
+
+class AuditEvent(models.Model):
+    """A security-relevant action: who, on which tenant, from where, when. Append-only."""
+
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, help_text="User name, API key prefix or 'system'")
+    action = models.CharField(max_length=64, db_index=True)
+    target = models.CharField(max_length=200, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} by {self.actor_label}"

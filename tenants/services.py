@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tenants import keys
-from tenants.models import ApiKey, Membership, Quota, Role, Tenant
+from tenants.models import ApiKey, AuditEvent, Membership, Quota, Role, Tenant, default_scopes
 
 API_KEY_PREFIX = "sk_live_"
 
@@ -47,7 +47,16 @@ class IssuedApiKey:
     secret: str  # shown once, never stored
 
 
-def api_key_create(*, tenant: Tenant, name: str = "", created_by=None) -> IssuedApiKey:
+@transaction.atomic
+def api_key_create(
+    *,
+    tenant: Tenant,
+    name: str = "",
+    created_by=None,
+    scopes: list[str] | None = None,
+    expires_at=None,
+    ip: str | None = None,
+) -> IssuedApiKey:
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
         tenant=tenant,
@@ -55,15 +64,30 @@ def api_key_create(*, tenant: Tenant, name: str = "", created_by=None) -> Issued
         prefix=secret[: len(API_KEY_PREFIX) + 6],
         digest=api_key_digest(secret),
         created_by=created_by,
+        scopes=sorted(set(scopes)) if scopes is not None else default_scopes(),
+        expires_at=expires_at,
     )
+    audit_record(tenant=tenant, actor=created_by, action="api_key.created", target=str(api_key.id), ip=ip,
+                 details={"name": name, "scopes": api_key.scopes})  # fmt: skip
     return IssuedApiKey(api_key=api_key, secret=secret)
 
 
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor=None, ip: str | None = None) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        audit_record(tenant=api_key.tenant, actor=actor, action="api_key.revoked", target=str(api_key.id), ip=ip)
     return api_key
+
+
+def audit_record(*, action: str, tenant: Tenant | None = None, actor=None, target: str = "", ip: str | None = None,
+                 details: dict | None = None) -> AuditEvent:  # fmt: skip
+    """Write one audit row; call it inside the transaction of the change it records."""
+    user = actor if getattr(actor, "pk", None) else None
+    label = str(actor) if actor is not None else "system"
+    return AuditEvent.objects.create(tenant=tenant, actor=user, actor_label=label[:150], action=action,
+                                     target=target[:200], ip=ip, details=details or {})  # fmt: skip
 
 
 WEBSOCKET_TICKET_TTL_SECONDS = 60

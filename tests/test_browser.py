@@ -147,7 +147,10 @@ def test_a_person_uploads_a_voice_synthesizes_and_plays_it(browser, stack):
     for name in ("voices", "synthesize", "history", "keys"):
         phone.goto(f"{stack.base}/{name}/")
         phone.wait_for_load_state("networkidle")
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1, name  # no sideways scroll
+        overflowing = phone.evaluate("""() => [...document.querySelectorAll('body *')]
+            .filter((e) => e.getBoundingClientRect().right > 391)
+            .map((e) => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1, (name, overflowing)
         shot(phone, f"{name}-phone")
 
 

@@ -151,7 +151,7 @@ REST_FRAMEWORK = {
         "tenants.authentication.TenantJWTAuthentication",
         "tenants.authentication.TenantSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.IsTenantMember"],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.IsTenantMember", "tenants.permissions.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",

@@ -67,6 +67,8 @@ _MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "
 class TtsApi(APIView):
     """GPT-SoVITS api_v2 ``/tts``: GET with query parameters or POST with JSON."""
 
+    scopes = {"GET": "synthesize", "POST": "synthesize"}
+
     class TtsInputSerializer(serializers.Serializer):
         # GET puts the text in the URL: keep to the real limit, so proxies' line limits are never the error.
         text = serializers.CharField(max_length=settings.MAX_TASK_CHARACTERS)
@@ -116,6 +118,8 @@ class TtsApi(APIView):
 
 class OpenAISpeechApi(APIView):
     """OpenAI ``POST /v1/audio/speech``; the API key goes in ``Authorization: Bearer``."""
+
+    scopes = {"POST": "synthesize"}
 
     class OpenAISpeechInputSerializer(serializers.Serializer):
         model = serializers.CharField(max_length=100, help_text="Accepted and ignored (the configured engine speaks)")

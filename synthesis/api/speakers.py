@@ -28,6 +28,8 @@ class SpeakerOutputSerializer(serializers.Serializer):
 
 
 class SpeakerListCreateApi(APIView):
+    scopes = {"POST": "voices:write"}
+
     class SpeakerCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         audio = serializers.FileField(allow_empty_file=False)
@@ -77,6 +79,8 @@ class SpeakerAudioApi(APIView):
 
 
 class SpeakerDetailApi(APIView):
+    scopes = {"DELETE": "voices:write"}
+
     @extend_schema(responses=SpeakerOutputSerializer)
     def get(self, request, speaker_id):
         return Response(SpeakerOutputSerializer(speaker_get(tenant=request.tenant, speaker_id=speaker_id)).data)

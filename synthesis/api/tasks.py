@@ -70,6 +70,8 @@ class TaskOutputSerializer(serializers.Serializer):
 
 
 class TaskListCreateApi(APIView):
+    scopes = {"POST": "synthesize"}
+
     class TaskCreateInputSerializer(TaskRequestSerializer):
         priority = serializers.ChoiceField(choices=[0, 1], default=0)
         callback_url = serializers.URLField(max_length=2000, required=False, default="", allow_blank=True)
@@ -122,6 +124,8 @@ class TaskDetailApi(APIView):
 
 
 class TaskCancelApi(APIView):
+    scopes = {"POST": "synthesize"}
+
     @extend_schema(request=None, responses=TaskOutputSerializer)
     def post(self, request, task_id):
         task = task_cancel(task=task_get(tenant=request.tenant, task_id=task_id))
@@ -246,6 +250,8 @@ class BatchOutputSerializer(serializers.Serializer):
 
 
 class BatchCreateApi(APIView):
+    scopes = {"POST": "synthesize"}
+
     class BatchCreateInputSerializer(serializers.Serializer):
         requests = TaskRequestSerializer(many=True, allow_empty=False)
         priority = serializers.ChoiceField(choices=[0, 1], default=0)
