@@ -1,77 +1,157 @@
-"""What the sync and async clients share: URLs, retry policy, envelope parsing."""
+"""What the sync and async clients share: request building, the retry policy, and envelope checking.
+
+Everything here is free of I/O, so the two clients differ only in how they send, sleep and read sockets,
+and the policy cannot drift between them.
+"""
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
+from os import PathLike
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from sovits_client._errors import ApiError, error_for
+from sovits_client._errors import ApiError, RateLimited, error_from_response
+from sovits_client._models import BatchRequest
+from sovits_client._version import __version__
 
-FINISHED = ("DONE", "FAILED", "CANCELLED")
-_RETRY_STATUSES = (429, 502, 503, 504)
+AudioInput = str | PathLike[str] | bytes | IO[bytes]
+"""A reference recording: a path to read, the bytes themselves, or an open binary file."""
+
+POLL_INTERVAL = 1.0
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Failures where the request never reached the service, so repeating it cannot duplicate anything.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def seg(value: object) -> str:
+    """One path segment; ids are UUIDs, but quoting keeps a stray "/" or "?" from changing the route."""
+    return quote(str(value), safe="")
 
 
 class Core:
-    def __init__(self, base_url: str, api_key: str, *, max_retries: int = 3, backoff_base: float = 0.5,
-                 backoff_cap: float = 20.0):  # fmt: skip
+    """Configuration and decisions common to ``Client`` and ``AsyncClient``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.headers = {"X-API-Key": api_key, "Accept": "application/json", "User-Agent": "sovits-client/0.1"}
+        self.headers = {
+            "X-API-Key": api_key,
+            # The audio endpoint is negotiated too; JSON is what every endpoint (errors included) can render.
+            "Accept": "application/json",
+            "User-Agent": f"sovits-client/{__version__}",
+        }
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self._jitter = jitter
 
-    def delay(self, attempt: int, error: ApiError | None) -> float:
-        """Retry-After when the server gives one, else exponential backoff with full jitter."""
-        if error is not None and error.retry_after is not None:
-            return error.retry_after
-        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))  # noqa: S311
+    # --- retries ------------------------------------------------------------------------------------------
 
-    def should_retry(self, attempt: int, method: str, headers: Mapping[str, str], error: Exception,
-                     idempotent: bool = False) -> bool:  # fmt: skip
-        """Retry what is safe to repeat: reads, idempotent writes, and creates carrying an Idempotency-Key."""
+    def retry_delay(self, attempt: int, error: Exception, *, retry_safe: bool) -> float | None:
+        """Seconds to sleep before attempt ``attempt + 1``, or None to give up and raise ``error``.
+
+        ``retry_safe`` says whether repeating the request is harmless: true for reads, deletes, cancels and
+        creates carrying an Idempotency-Key. Other requests are still retried when the service provably did
+        not act on them: the connection never opened, or the answer was 429 (throttled before any work).
+        """
         if attempt >= self.max_retries:
-            return False
-        if method == "POST" and not idempotent and "Idempotency-Key" not in headers:
-            return False
+            return None
+        if isinstance(error, RateLimited):
+            return error.retry_after if error.retry_after is not None else self.backoff(attempt)
+        if isinstance(error, _NOT_SENT):
+            return self.backoff(attempt)
+        if not retry_safe:
+            return None
         if isinstance(error, httpx.TransportError):
-            return True
-        return isinstance(error, ApiError) and (error.retryable or error.status in _RETRY_STATUSES)
+            return self.backoff(attempt)
+        if isinstance(error, ApiError) and (error.retryable or error.status in _RETRY_STATUSES):
+            return self.backoff(attempt)
+        return None
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter: spreads out clients that failed together."""
+        return self._jitter(0.0, min(self.backoff_cap, self.backoff_base * 2**attempt))
 
     @staticmethod
     def check(response: httpx.Response) -> httpx.Response:
-        if response.is_success:
-            return response
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = None
-        retry_after = response.headers.get("Retry-After")
-        raise error_for(response.status_code, body, float(retry_after) if retry_after else None)
+        if not response.is_success:
+            raise error_from_response(response)
+        return response
+
+    # --- request bodies -----------------------------------------------------------------------------------
 
     @staticmethod
     def idempotency(key: str | None) -> dict[str, str]:
-        # Creating is retried only with a key; without one from the caller, make one, so a
-        # retry after a lost answer returns the same task instead of queueing it twice.
+        # Without a key from the caller, make one: the same key goes out on every retry of this call,
+        # so a retry after a lost answer gets the first task back instead of queueing a second.
         return {"Idempotency-Key": key or str(uuid.uuid4())}
 
     @staticmethod
-    def task_body(text: str, speaker_id: str, *, language: str, priority: int, speed: float | None,
-                  output_format: str | None, sample_rate: int | None, callback_url: str | None) -> dict:  # fmt: skip
+    def task_body(
+        text: str,
+        speaker_id: str,
+        *,
+        language: str,
+        priority: int,
+        speed: float | None,
+        output_format: str | None,
+        sample_rate: int | None,
+        callback_url: str | None,
+    ) -> dict[str, Any]:
+        # Unset options are left out, so the service's defaults apply rather than ours.
         body: dict[str, Any] = {"text": text, "speaker_id": str(speaker_id), "language": language, "priority": priority}
+        optional = {"output_format": output_format, "sample_rate": sample_rate, "callback_url": callback_url}
+        body.update({key: value for key, value in optional.items() if value is not None})
         if speed is not None:
             body["params"] = {"speed": speed}
-        if output_format:
-            body["output_format"] = output_format
-        if sample_rate:
-            body["sample_rate"] = sample_rate
-        if callback_url:
+        return body
+
+    @staticmethod
+    def batch_body(
+        requests: list[BatchRequest] | list[dict[str, Any]], priority: int, callback_url: str | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"requests": list(requests), "priority": priority}
+        if callback_url is not None:
             body["callback_url"] = callback_url
         return body
 
+    @staticmethod
+    def voice_form(name: str, language: str, reference_text: str) -> dict[str, str]:
+        return {"name": name, "language": language, "reference_text": reference_text}
+
+    @staticmethod
+    def audio_file(audio: AudioInput) -> tuple[str, bytes]:
+        """The multipart ``(filename, content)``, read into memory (references are short) so a retry can
+        resend it; the real file name is kept, as the service records it."""
+        if isinstance(audio, bytes):
+            return "reference", audio
+        if isinstance(audio, str | PathLike):
+            path = Path(audio)
+            return path.name, path.read_bytes()
+        name = getattr(audio, "name", None)
+        return (Path(name).name if isinstance(name, str) else "reference"), audio.read()
+
+    @staticmethod
+    def list_params(status: str | None, speaker_id: str | None) -> dict[str, str]:
+        return {key: str(value) for key, value in {"status": status, "speaker_id": speaker_id}.items() if value}
+
     def ws_url(self, task_id: str, ticket: str) -> str:
-        scheme = "wss" if self.base_url.startswith("https") else "ws"
-        return f"{scheme}://{self.base_url.split('://', 1)[1]}/ws/tasks/{task_id}/?ticket={ticket}"
+        """``ws[s]://host[/prefix]/ws/tasks/{id}/?ticket=…``: the scheme follows the REST base URL's."""
+        parts = urlsplit(self.base_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        path = f"{parts.path}/ws/tasks/{seg(task_id)}/"
+        return urlunsplit((scheme, parts.netloc, path, f"ticket={quote(ticket, safe='')}", ""))
