@@ -3,6 +3,7 @@
 API paths answer in the JSON envelope; other paths get Django's plain pages.
 """
 
+from django.conf import settings
 from django.views import defaults
 
 from sovits_site.errors import error_response
@@ -30,3 +31,14 @@ def not_found(request, exception=None):
 
 def server_error(request):
     return error_response(request, "INTERNAL_ERROR") if _is_api(request) else defaults.server_error(request)
+
+
+def login_locked_out(request, credentials, *args, **kwargs):
+    """django-axes' answer once an account is locked out: 429 (the envelope on API paths)."""
+    if _is_api(request):
+        response = error_response(request, "RATE_LIMITED", "Too many failed logins; try again later")
+    else:
+        response = defaults.permission_denied(request, None)
+        response.status_code = 429
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response

@@ -7,7 +7,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from sovits_site import handlers
 from synthesis.api.compat import OpenAISpeechApi, TtsApi
 from synthesis.pages import AppPage
-from tenants.api import ApiKeyListCreateApi, ApiKeyRevokeApi, TokenObtainApi, TokenRefreshApi, WebSocketTicketApi
+from tenants.api import (
+    ApiKeyListCreateApi,
+    ApiKeyRevokeApi,
+    LogoutApi,
+    TokenObtainApi,
+    TokenRefreshApi,
+    WebSocketTicketApi,
+)
 
 
 def healthz(request):
@@ -17,6 +24,7 @@ def healthz(request):
 api_v1 = [
     path("auth/token", TokenObtainApi.as_view(), name="token-obtain"),
     path("auth/token/refresh", TokenRefreshApi.as_view(), name="token-refresh"),
+    path("auth/logout", LogoutApi.as_view(), name="token-logout"),
     path("auth/ws-ticket", WebSocketTicketApi.as_view(), name="ws-ticket"),
     path("keys", ApiKeyListCreateApi.as_view(), name="key-list"),
     path("keys/<uuid:key_id>/revoke", ApiKeyRevokeApi.as_view(), name="key-revoke"),

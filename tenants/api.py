@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
 from sovits_site.middleware import client_ip
 from tenants.models import Scope
@@ -21,8 +21,22 @@ class TokenObtainApi(TokenObtainPairView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    def handle_exception(self, exc):
+        # django-axes marks a locked-out attempt on the request it was given, DRF's
+        # wrapper; hand the mark to Django's request so AxesMiddleware answers 429.
+        if getattr(self.request, "axes_locked_out", False):
+            self.request._request.axes_locked_out = True
+        return super().handle_exception(exc)
+
 
 class TokenRefreshApi(TokenRefreshView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class LogoutApi(TokenBlacklistView):
+    """Blacklists the refresh token; its access tokens die at their (short) expiry."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
 

@@ -6,4 +6,4 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenants import openapi  # noqa: F401  (registers the schema's auth extensions)
+        from tenants import openapi, signals  # noqa: F401  (schema auth extensions; audit receivers)
