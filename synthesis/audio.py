@@ -27,6 +27,27 @@ class DecodedAudio:
         return len(self.samples) / self.sample_rate
 
 
+_EXTENSIONS = {"wav": {"WAV", "WAVEX"}, "wave": {"WAV", "WAVEX"}, "flac": {"FLAC"}, "ogg": {"OGG"}, "oga": {"OGG"},
+               "opus": {"OGG"}, "mp3": {"MP3"}}  # fmt: skip
+
+
+_MEDIA_FORMATS = {"audio/wav": {"WAV", "WAVEX"}, "audio/x-wav": {"WAV", "WAVEX"}, "audio/wave": {"WAV", "WAVEX"},
+                  "audio/flac": {"FLAC"}, "audio/x-flac": {"FLAC"}, "audio/ogg": {"OGG"}, "audio/opus": {"OGG"},
+                  "audio/mpeg": {"MP3"}, "audio/mp3": {"MP3"}}  # fmt: skip
+
+
+def check_declared_format(data: bytes, *, filename: str, content_type: str | None) -> None:
+    """What the upload says it is (its name's extension, its part's Content-Type) must be
+    what it holds: a mismatch is refused rather than guessed around."""
+    actual = probe(data).format
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if extension in _EXTENSIONS and actual not in _EXTENSIONS[extension]:
+        raise AudioDecodeError(f"the file is named .{extension} but holds {actual} audio")
+    declared = (content_type or "").split(";")[0].strip().lower()
+    if declared in _MEDIA_FORMATS and actual not in _MEDIA_FORMATS[declared]:
+        raise AudioDecodeError(f"the upload is declared {declared} but holds {actual} audio")
+
+
 def probe(data: bytes) -> sf._SoundFileInfo:
     """Read only the header: format, rate, channels and length."""
     try:
@@ -62,6 +83,14 @@ def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
         raise AudioDecodeError("the audio data is corrupt") from exc
     if samples.size == 0:
         raise AudioDecodeError("the file holds no audio")
+    # The header's length must match what the data holds (MP3 lengths are estimates).
+    tolerance = max(0.02 * info.frames, info.samplerate * 0.05)
+    if (
+        info.format in ("WAV", "WAVEX", "FLAC")
+        and info.frames <= max_frames
+        and abs(len(samples) - info.frames) > tolerance
+    ):
+        raise AudioDecodeError("the header's length does not match the audio data")
     mono = samples.mean(axis=1).astype(np.float32)
     if not np.all(np.isfinite(mono)):
         raise AudioDecodeError("the audio holds invalid samples")

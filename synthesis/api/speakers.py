@@ -61,6 +61,7 @@ class SpeakerListCreateApi(APIView):
             reference_text=data["reference_text"],
             audio_bytes=upload.read(),
             filename=upload.name or "",
+            content_type=upload.content_type,
         )
         return Response(SpeakerOutputSerializer(speaker).data, status=status.HTTP_201_CREATED)
 

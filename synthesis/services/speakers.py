@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from sovits_site.errors import ApiError
-from synthesis import audio, profiles, storage
+from synthesis import audio, audio_sandbox, profiles, storage
 from synthesis.engines.base import ReferenceUnusable
 from synthesis.languages import LANGUAGES
 from synthesis.models import Speaker, SpeakerStatus
@@ -20,12 +23,20 @@ logger = logging.getLogger(__name__)
 
 
 def speaker_create(
-    *, tenant: Tenant, name: str, language: str, reference_text: str, audio_bytes: bytes, filename: str
+    *,
+    tenant: Tenant,
+    name: str,
+    language: str,
+    reference_text: str,
+    audio_bytes: bytes,
+    filename: str,
+    content_type: str | None = None,
 ) -> Speaker:
     if language not in LANGUAGES:
         raise ApiError("UNSUPPORTED_LANGUAGE", details={"language": language, "supported": sorted(LANGUAGES)})
     try:
-        decoded = audio.decode(audio_bytes, max_seconds=settings.REFERENCE_MAX_SECONDS)
+        audio.check_declared_format(audio_bytes, filename=filename, content_type=content_type)
+        decoded = audio_sandbox.decode_isolated(audio_bytes, max_seconds=settings.REFERENCE_MAX_SECONDS)
     except audio.AudioDecodeError as exc:
         raise ApiError("INVALID_AUDIO", f"The reference audio cannot be decoded: {exc}") from exc
     limits = {"min_seconds": settings.REFERENCE_MIN_SECONDS, "max_seconds": settings.REFERENCE_MAX_SECONDS}
@@ -66,7 +77,7 @@ def speaker_create(
                 reference_text=reference_text,
                 status=SpeakerStatus.PROCESSING,
                 reference_key=object_key,
-                reference_filename=filename,
+                reference_filename=safe_filename(filename),
                 reference_bytes=len(audio_bytes),
                 duration_seconds=round(decoded.duration, 3),
                 sample_rate=decoded.sample_rate,
@@ -76,6 +87,14 @@ def speaker_create(
         storage.delete(object_key=object_key)
         raise
     return speaker
+
+
+def safe_filename(name: str) -> str:
+    """Only the base name, in safe characters: it is shown back to people, never used as a path."""
+    try:
+        return get_valid_filename(os.path.basename(name.replace("\\", "/")))[:255]
+    except SuspiciousFileOperation:
+        return ""
 
 
 def _enqueue_profile(speaker: Speaker) -> None:

@@ -32,6 +32,14 @@ from synthesis.selectors import speaker_get
 from synthesis.services import quotas
 from tenants.models import Tenant
 
+_CONTROL = {c: None for c in range(0x20) if chr(c) not in "\n\t"} | {0x7F: None}
+
+
+def clean_text(text: str) -> str:
+    """Control characters out (newlines and tabs stay). Markup such as SSML is not
+    interpreted anywhere: eSpeak is called without its SSML flag, so it is read as text."""
+    return text.translate(_CONTROL).strip()
+
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -55,7 +63,7 @@ def validate_request(
     sample_rate: int | None = None,
     params: dict | None = None,
 ) -> TaskSpec:
-    text = text.strip()
+    text = clean_text(text)
     if not text:
         raise ApiError(
             "VALIDATION_ERROR", "The text is empty", details={"fields": {"text": ["This field may not be blank."]}}
