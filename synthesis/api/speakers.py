@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
+from sovits_site.middleware import client_ip
 from sovits_site.schema import PAGE_PARAMETERS, audio_responses, paginated
 from synthesis import audio, storage
 from synthesis.api.pagination import paginated_response
@@ -88,5 +89,6 @@ class SpeakerDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, speaker_id):
-        speaker_delete(speaker=speaker_get(tenant=request.tenant, speaker_id=speaker_id))
+        speaker = speaker_get(tenant=request.tenant, speaker_id=speaker_id)
+        speaker_delete(speaker=speaker, actor=request.user, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -18,6 +18,7 @@ from synthesis.languages import LANGUAGES
 from synthesis.models import Speaker, SpeakerStatus
 from synthesis.services import quotas
 from tenants.models import Tenant
+from tenants.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def _speaker_fail(speaker: Speaker, error: ApiError) -> None:
 
 
 @transaction.atomic
-def speaker_delete(*, speaker: Speaker) -> None:
+def speaker_delete(*, speaker: Speaker, actor=None, ip: str | None = None) -> None:
     """Delete the voice's reference audio and hide the voice.
 
     The row stays (soft-deleted) because finished tasks point at it; queued
@@ -143,5 +144,7 @@ def speaker_delete(*, speaker: Speaker) -> None:
     """
     speaker.deleted_at = timezone.now()
     speaker.save(update_fields=["deleted_at"])
+    audit_record(tenant=speaker.tenant, actor=actor, action="voice.deleted", target=str(speaker.id), ip=ip,
+                 details={"name": speaker.name})  # fmt: skip
     object_keys = [key for key in (speaker.reference_key, speaker.profile_key) if key]
     transaction.on_commit(lambda: [storage.delete(object_key=key) for key in object_keys])
