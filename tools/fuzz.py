@@ -43,7 +43,8 @@ def main() -> int:
               "EMBEDDED_VARIANTS": ",f3"}  # fmt: skip
     with live_stack(scratch, **limits) as stack:
         stack.manage("createtenant", "fuzz", "--owner", "fuzz", "--password", "fuzz-password-1")
-        key = stack.manage("createapikey", "--tenant", "fuzz").strip().splitlines()[-1]
+        key = stack.manage("createapikey", "--tenant", "fuzz", "--scopes", "synthesize,voices:write,read,admin")
+        key = key.strip().splitlines()[-1]
         api = httpx.Client(base_url=stack.base, headers={"X-API-Key": key}, timeout=60)
         voice = ROOT / "tests" / "fixtures" / "voices" / "118-121721-0000.flac"
         with open(voice, "rb") as fh:
