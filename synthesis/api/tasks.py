@@ -69,6 +69,24 @@ class TaskOutputSerializer(serializers.Serializer):
         return results.signed_result_url(task, self.context.get("request"))
 
 
+def _accept_once(request, input_serializer, *, endpoint: str, create, load, output) -> Response:
+    """Validate, create under the request's Idempotency-Key (a replay returns the first
+    resource, marked ``Idempotent-Replayed``), and answer 202 with the resource."""
+    serializer = input_serializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    resource_id, replayed = idempotent(
+        tenant=request.tenant,
+        key=request.headers.get("Idempotency-Key"),
+        endpoint=endpoint,
+        body=data,
+        create=lambda: create(data),
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    body = output(load(resource_id), context={"request": request}).data
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+
 class TaskListCreateApi(APIView):
     scopes = {"POST": "synthesize"}
 
@@ -97,22 +115,13 @@ class TaskListCreateApi(APIView):
         request=TaskCreateInputSerializer, parameters=[IDEMPOTENCY_KEY], responses={202: TaskOutputSerializer}
     )
     def post(self, request):
-        serializer = self.TaskCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        task_id, replayed = idempotent(
-            tenant=request.tenant,
-            key=request.headers.get("Idempotency-Key"),
+        return _accept_once(
+            request,
+            self.TaskCreateInputSerializer,
             endpoint="tasks",
-            body=data,
-            create=lambda: task_create(tenant=request.tenant, **data).id,
-        )
-        task = task_get(tenant=request.tenant, task_id=task_id)
-        headers = {"Idempotent-Replayed": "true"} if replayed else {}
-        return Response(
-            TaskOutputSerializer(task, context={"request": request}).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers=headers,
+            create=lambda data: task_create(tenant=request.tenant, **data).id,
+            load=lambda task_id: task_get(tenant=request.tenant, task_id=task_id),
+            output=TaskOutputSerializer,
         )
 
 
@@ -268,22 +277,13 @@ class BatchCreateApi(APIView):
         request=BatchCreateInputSerializer, parameters=[IDEMPOTENCY_KEY], responses={202: BatchOutputSerializer}
     )
     def post(self, request):
-        serializer = self.BatchCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        batch_id, replayed = idempotent(
-            tenant=request.tenant,
-            key=request.headers.get("Idempotency-Key"),
+        return _accept_once(
+            request,
+            self.BatchCreateInputSerializer,
             endpoint="batches",
-            body=data,
-            create=lambda: batch_create(tenant=request.tenant, **data).id,
-        )
-        batch = batch_get(tenant=request.tenant, batch_id=batch_id)
-        headers = {"Idempotent-Replayed": "true"} if replayed else {}
-        return Response(
-            BatchOutputSerializer(batch, context={"request": request}).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers=headers,
+            create=lambda data: batch_create(tenant=request.tenant, **data).id,
+            load=lambda batch_id: batch_get(tenant=request.tenant, batch_id=batch_id),
+            output=BatchOutputSerializer,
         )
 
 
