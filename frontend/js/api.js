@@ -1,17 +1,27 @@
-// Shared helpers: calls to the REST API with the browser session, error display, formatting.
+// Shared helpers: REST calls with the browser session, field errors, formatting,
+// DOM building (text only: API strings never become HTML) and live sockets.
 
 export class ApiError extends Error {
-  constructor(status, error) {
-    super(error?.message || `Request failed (${status})`);
+  constructor(status, error = {}) {
+    super(error.message || `Request failed (${status}).`);
     this.status = status;
-    this.code = error?.code || "ERROR";
-    this.details = error?.details || {};
+    this.code = error.code || "ERROR";
+    this.details = error.details || {};
   }
 }
 
+// Answers that did not come from the API (proxy limits, a server that is down) carry no envelope.
+const FALLBACK_ERRORS = {
+  0: { code: "NETWORK_ERROR", message: "Could not reach the server. Check your connection and try again." },
+  401: { code: "NOT_AUTHENTICATED", message: "You are signed out. Reload the page to sign in again." },
+  403: { code: "PERMISSION_DENIED", message: "You are not allowed to do this." },
+  413: { code: "PAYLOAD_TOO_LARGE", message: "The file is too large." },
+  429: { code: "RATE_LIMITED", message: "Too many requests. Wait a moment and try again." },
+};
+
 export function csrfToken() {
   const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  if (cookie) return decodeURIComponent(cookie.split("=")[1]);
+  if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
   return document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
 }
 
@@ -22,37 +32,27 @@ export async function api(path, { method = "GET", json, form } = {}) {
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(json);
   } else if (form) {
-    body = form; // the browser sets the multipart boundary
+    body = form; // the browser writes the multipart boundary itself
   }
-  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  const response = await fetch(path, { method, headers, body, credentials: "same-origin" });
+  if (!["GET", "HEAD", "OPTIONS"].includes(method)) headers["X-CSRFToken"] = csrfToken();
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body, credentials: "same-origin" });
+  } catch {
+    throw new ApiError(0, FALLBACK_ERRORS[0]);
+  }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, data?.error);
+  if (!response.ok) {
+    const fallback = FALLBACK_ERRORS[response.status] || { code: "SERVER_ERROR", message: `The server answered ${response.status}. Try again.` };
+    throw new ApiError(response.status, data?.error || fallback);
+  }
   return data;
 }
 
-// Show an API error next to the fields it names; anything else in the form-level alert.
-export function showErrors(error, fields, formAlert, routeCode = {}) {
-  clearErrors(fields, formAlert);
-  const named = error.details?.fields || {};
-  let shown = false;
-  for (const [name, messages] of Object.entries(named)) {
-    if (fields[name]) {
-      setFieldError(fields[name], [].concat(messages).join(" "));
-      shown = true;
-    }
-  }
-  const field = routeCode[error.code];
-  if (!shown && field && fields[field]) {
-    setFieldError(fields[field], error.message);
-    shown = true;
-  }
-  if (!shown) {
-    formAlert.textContent = error.message;
-    formAlert.hidden = false;
-  }
-}
+// --- Field errors -----------------------------------------------------------
+// Each input has a sibling <p id="{input.id}-error" aria-live="polite"> that its
+// aria-describedby names, so the message is read with the field.
 
 export function setFieldError(input, message) {
   const slot = document.getElementById(`${input.id}-error`);
@@ -66,48 +66,135 @@ export function clearErrors(fields, formAlert) {
     if (slot) slot.textContent = "";
     input.removeAttribute("aria-invalid");
   }
-  if (formAlert) formAlert.hidden = true;
+  if (formAlert) {
+    formAlert.textContent = "";
+    formAlert.hidden = true;
+  }
 }
 
+// Put an ApiError next to the fields it names (details.fields), or next to the field
+// its code concerns (routeCode: code -> field name), or else in the form-level alert.
+export function showErrors(error, fields, formAlert, routeCode = {}) {
+  clearErrors(fields, formAlert);
+  let first = null;
+  for (const [name, messages] of Object.entries(error.details?.fields || {})) {
+    if (!fields[name]) continue;
+    setFieldError(fields[name], [].concat(messages).join(" "));
+    if (!first) first = fields[name];
+  }
+  const routed = fields[routeCode[error.code]];
+  if (!first && routed) {
+    setFieldError(routed, error.message);
+    first = routed;
+  }
+  if (first) first.focus();
+  else showAlert(formAlert, error.message);
+}
+
+export function showAlert(alert, message) {
+  if (!alert) return;
+  alert.textContent = message;
+  alert.hidden = false;
+}
+
+// --- DOM --------------------------------------------------------------------
+
+// el("a", {class: "x", href, text: "label", onclick}, ...children): strings go in as text.
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (value !== false && value !== null && value !== undefined) node.setAttribute(key, value);
+    else node.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children) if (child) node.append(child);
+  for (const child of children) if (child !== null && child !== undefined && child !== false) node.append(child);
   return node;
 }
 
-export function formatDate(iso) {
-  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "–";
+// For the rare place that builds markup as a string.
+export function escapeHtml(value) {
+  return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
-export const STATUS_LABELS = { PENDING: "Queued", PROCESSING: "Synthesizing…", DONE: "Done", FAILED: "Failed" };
+// --- Formatting -------------------------------------------------------------
+
+export function formatDate(iso) {
+  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "—";
+}
+
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+
+// "3 minutes ago" for today, the date otherwise (the full date goes in a title).
+export function formatWhen(iso) {
+  if (!iso) return "—";
+  const seconds = (new Date(iso) - Date.now()) / 1000;
+  if (seconds > -45) return "just now";
+  if (seconds > -3600) return relative.format(Math.round(seconds / 60), "minute");
+  if (seconds > -86400) return relative.format(Math.round(seconds / 3600), "hour");
+  return formatDate(iso);
+}
+
+export function formatSeconds(value) {
+  if (value === null || value === undefined) return "—";
+  return value < 60 ? `${value.toFixed(1)} s` : `${Math.floor(value / 60)} min ${Math.round(value % 60)} s`;
+}
+
+// Language names come from the page (base.html renders them with json_script).
+const languageData = document.getElementById("language-data");
+export const LANGUAGE_NAMES = Object.fromEntries(languageData ? JSON.parse(languageData.textContent) : []);
+export const languageName = (code) => LANGUAGE_NAMES[code] || code || "—";
+
+export const STATUS_LABELS = { PENDING: "Queued", PROCESSING: "Synthesizing…", DONE: "Done", FAILED: "Failed", CANCELLED: "Cancelled" };
 
 export function statusBadge(status) {
-  const kind = { READY: "ok", DONE: "ok", FAILED: "bad", PROCESSING: "busy", PENDING: "neutral" }[status] || "neutral";
-  return el("span", { class: `badge ${kind}`, text: status });
+  const kind = { READY: "ok", DONE: "ok", FAILED: "bad", CANCELLED: "neutral", PROCESSING: "busy", PENDING: "neutral" }[status] || "neutral";
+  const badge = el("span", { class: `badge ${kind}` });
+  // Work in progress gets a spinner; the badge's text stays the bare status.
+  if (status === "PROCESSING") badge.append(el("span", { class: "spinner", "aria-hidden": "true" }));
+  badge.append(status);
+  return badge;
 }
 
-// A socket that reconnects with backoff; messages are hints, so callers also poll or refetch.
-export function liveSocket(path, onMessage, onOpen) {
+// --- Live updates -----------------------------------------------------------
+
+// A WebSocket that reconnects with backoff. Messages are hints that can be lost, so
+// callers also poll or refetch (onOpen runs on every (re)connection, with its count).
+export function liveSocket(path, { onMessage, onOpen, onDown } = {}) {
   let delay = 1000;
+  let opens = 0;
   let socket;
+  let timer;
   let stopped = false;
   const connect = () => {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}${path}`);
-    socket.onopen = () => { delay = 1000; onOpen?.(); };
-    socket.onmessage = (event) => onMessage(JSON.parse(event.data));
+    socket.onopen = () => {
+      delay = 1000;
+      onOpen?.(++opens);
+    };
+    socket.onmessage = (event) => {
+      try {
+        onMessage?.(JSON.parse(event.data));
+      } catch (error) {
+        console.warn("ignored a socket message", error);
+      }
+    };
     socket.onclose = (event) => {
-      if (stopped || event.code === 4403) return; // refused: not ours, retrying will not help
-      setTimeout(connect, delay);
-      delay = Math.min(delay * 2, 15000);
+      if (stopped) return;
+      onDown?.(event);
+      if (event.code === 4403) return; // refused by policy: retrying will not help
+      timer = setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 30000);
     };
   };
   connect();
-  return { close() { stopped = true; socket?.close(); } };
+  return {
+    close() {
+      stopped = true;
+      clearTimeout(timer);
+      socket?.close();
+    },
+  };
 }

@@ -1,76 +1,221 @@
-import { api, el, formatDate, liveSocket, statusBadge } from "./api.js";
+// History page: the tenant's tasks, filtered and paginated over REST, kept current by
+// one WebSocket for all of them (and a full refetch on every reconnection).
+import { api, el, formatDate, formatWhen, languageName, liveSocket, showAlert, statusBadge } from "./api.js";
 
-const list = document.getElementById("task-list");
-const empty = document.getElementById("tasks-empty");
-const filter = document.getElementById("status-filter");
-const more = document.getElementById("load-more");
-const rows = new Map(); // task id -> <li>
-let voices = {};
-let nextPage = null;
+const $ = (id) => document.getElementById(id);
+const list = $("task-list");
+const section = $("task-section");
+const filter = $("status-filter");
+const more = $("load-more");
+const empty = $("tasks-empty");
+const loading = $("tasks-loading");
+const listError = $("task-list-error");
+const countText = $("task-count");
+const liveState = $("live-state");
+const tableWrap = list.closest(".table-wrap");
+const PAGE_SIZE = 25;
+
+const rows = new Map(); // task id -> {task, signature, node}
+const voices = new Map(); // speaker id -> name
+let page = 0;
+let total = 0;
+let hasMore = false;
+let generation = 0; // a newer load() makes older answers stale
+let voicesFetchedAt = 0;
+
+// --- Rows -------------------------------------------------------------------
+
+const matchesFilter = (task) => !filter.value || task.status === filter.value;
+const signature = (task) => JSON.stringify([task.status, task.progress, task.similarity, task.error, task.speaker_id]);
 
 function taskRow(task) {
-  const actions = el("div", { class: "row-actions" });
-  if (task.status === "DONE") {
-    const player = el("audio", { controls: "", preload: "none", hidden: "" });
-    actions.append(
-      el("button", { type: "button", class: "button ghost small", text: "Play", "aria-label": "Play this task's audio",
-        onclick: () => { player.src = `/api/v1/tasks/${task.id}/audio`; player.hidden = false; player.play(); } }),
-      el("a", { class: "button ghost small", href: `/api/v1/tasks/${task.id}/audio?download=1`, text: "Download" }),
-    );
-    actions.append(player);
+  const name = voices.get(task.speaker_id);
+  const textCell = el("td", { class: "cell-text", "data-label": "Text" },
+    el("p", { class: "task-text", title: task.text, text: task.text || "—" }));
+  // One wrapper per cell: on phones each cell is a two-column grid (label, value).
+  const statusBox = el("div", { class: "status-cell" }, statusBadge(task.status));
+  const status = el("td", { "data-label": "Status" }, statusBox);
+  if (task.status === "PROCESSING") {
+    statusBox.append(el("div", {
+      class: "progress small", role: "progressbar", "aria-label": "Progress",
+      "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(task.progress),
+    }, el("div", { class: "progress-fill", style: `width: ${Number(task.progress) || 0}%` })));
   }
-  const meta = [formatDate(task.created_at), voices[task.speaker_id] || "deleted voice", task.language];
-  if (task.similarity != null) meta.push(`similarity ${task.similarity.toFixed(2)}`);
-  const progress = task.status === "PROCESSING"
-    ? el("div", { class: "progress small", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
-        "aria-valuenow": String(task.progress), "aria-label": "Progress" },
-      el("div", { class: "progress-fill", style: `width: ${task.progress}%` }))
-    : null;
-  return el("li", { class: "row", "data-id": task.id },
-    el("div", { class: "row-main" },
-      el("div", { class: "row-title" }, el("span", { class: "task-text", text: task.text }), statusBadge(task.status)),
-      el("p", { class: "row-meta", text: meta.join(" · ") }),
-      task.status === "FAILED" && task.error ? el("p", { class: "field-error", text: task.error.message }) : null,
-      progress),
+  if (task.status === "FAILED" && task.error?.message) statusBox.append(el("p", { class: "row-error", text: task.error.message }));
+
+  const actions = el("td", { class: "cell-actions", "data-label": "Audio" });
+  if (task.status === "DONE") {
+    let player = null;
+    const play = el("button", {
+      type: "button", class: "button ghost small", "aria-label": "Play",
+      onclick: () => {
+        // The player is made on first use, in the row, so nothing is fetched before.
+        if (!player) {
+          player = el("audio", { controls: true, preload: "auto", src: `/api/v1/tasks/${task.id}/audio` });
+          const label = (word) => {
+            play.firstChild.className = word === "Pause" ? "icon-pause" : "icon-play";
+            play.lastChild.textContent = word;
+            play.setAttribute("aria-label", word);
+          };
+          player.addEventListener("play", () => label("Pause"));
+          player.addEventListener("pause", () => label("Play"));
+          textCell.append(player);
+        }
+        if (player.paused) player.play().catch(() => {});
+        else player.pause();
+      },
+    }, el("span", { class: "icon-play", "aria-hidden": "true" }), el("span", { text: "Play" }));
+    actions.append(el("div", { class: "row-actions" },
+      play,
+      el("a", { class: "button ghost small", href: `/api/v1/tasks/${task.id}/audio?download=1`, download: true, text: "Download" })));
+  }
+  return el("tr", { "data-id": task.id, "data-status": task.status },
+    el("td", { class: "cell-when", "data-label": "Created" },
+      el("time", { datetime: task.created_at, title: formatDate(task.created_at), text: formatWhen(task.created_at) })),
+    textCell,
+    el("td", { "data-label": "Voice", class: name ? "" : "muted", text: name || (voices.size ? "Deleted voice" : "—") }),
+    el("td", { "data-label": "Language", text: languageName(task.language) }),
+    status,
+    el("td", { class: "num", "data-label": "Similarity", text: typeof task.similarity === "number" ? task.similarity.toFixed(2) : "—" }),
     actions);
 }
 
-function upsert(task, { prepend = false } = {}) {
-  if (filter.value && task.status !== filter.value) {
-    rows.get(task.id)?.remove();
-    rows.delete(task.id);
-  } else {
-    const row = taskRow(task);
-    const existing = rows.get(task.id);
-    if (existing) existing.replaceWith(row);
-    else if (prepend) list.prepend(row);
-    else list.append(row);
-    rows.set(task.id, row);
+// Put a task in the table: replace its row if it changed, drop it if it left the filter,
+// or (live updates only) insert a new one in date order.
+function upsert(task, { live = false } = {}) {
+  const entry = rows.get(task.id);
+  if (!matchesFilter(task)) {
+    if (entry) {
+      entry.node.remove();
+      rows.delete(task.id);
+      total = Math.max(0, total - 1);
+    }
+    return;
   }
-  empty.hidden = rows.size > 0;
+  if (!voices.has(task.speaker_id)) refreshVoices();
+  const sig = signature(task);
+  if (entry) {
+    if (entry.signature === sig) return; // unchanged: keep the row (and a playing <audio>)
+    const node = taskRow(task);
+    entry.node.replaceWith(node);
+    Object.assign(entry, { task, signature: sig, node });
+    return;
+  }
+  if (!live) {
+    const node = taskRow(task);
+    list.append(node);
+    rows.set(task.id, { task, signature: sig, node });
+    return;
+  }
+  // A live task older than everything loaded belongs to a page not fetched yet.
+  const older = [...rows.values()].find((r) => r.task.created_at < task.created_at);
+  if (!older && hasMore) return;
+  const node = taskRow(task);
+  list.insertBefore(node, older ? older.node : null);
+  rows.set(task.id, { task, signature: sig, node });
+  total += 1;
 }
 
-async function load(page = null) {
-  const query = new URLSearchParams({ page_size: "25" });
-  if (filter.value) query.set("status", filter.value);
-  const data = await api(page || `/api/v1/tasks?${query}`);
-  if (!page) { list.replaceChildren(); rows.clear(); }
-  data.results.forEach((task) => upsert(task));
-  nextPage = data.next;
-  more.hidden = !nextPage;
+function updateFooter() {
   empty.hidden = rows.size > 0;
+  tableWrap.hidden = rows.size === 0;
+  $("tasks-empty-text").hidden = Boolean(filter.value);
+  empty.querySelector(".empty-title").textContent = filter.value ? "No tasks with this status" : "Nothing here yet";
+  more.hidden = !hasMore;
+  countText.textContent = rows.size ? `Showing ${rows.size} of ${Math.max(total, rows.size)}` : "";
 }
+
+// --- Loading ----------------------------------------------------------------
+
+async function load({ append = false } = {}) {
+  const mine = append ? generation : ++generation;
+  const query = new URLSearchParams({ page: String(append ? page + 1 : 1), page_size: String(PAGE_SIZE) });
+  if (filter.value) query.set("status", filter.value);
+  more.disabled = true;
+  try {
+    const data = await api(`/api/v1/tasks?${query}`);
+    if (mine !== generation) return; // the filter changed meanwhile
+    if (!append) {
+      list.replaceChildren();
+      rows.clear();
+    }
+    page = append ? page + 1 : 1;
+    total = data.count;
+    hasMore = Boolean(data.next);
+    data.results.forEach((task) => upsert(task));
+    listError.hidden = true;
+  } catch (error) {
+    showAlert(listError, `Could not load the tasks: ${error.message}`);
+  } finally {
+    more.disabled = false;
+    loading.hidden = true;
+    section.removeAttribute("aria-busy");
+    updateFooter();
+  }
+}
+
+async function refreshVoices() {
+  if (Date.now() - voicesFetchedAt < 5000) return; // unknown ids may be deleted voices: do not hammer
+  voicesFetchedAt = Date.now();
+  const missing = [...rows.values()].filter((entry) => !voices.has(entry.task.speaker_id));
+  try {
+    const data = await api("/api/v1/speakers?page_size=200");
+    data.results.forEach((v) => voices.set(v.id, v.name));
+    // Rebuild only the rows whose voice name was missing.
+    for (const entry of missing) {
+      const node = taskRow(entry.task);
+      entry.node.replaceWith(node);
+      entry.node = node;
+    }
+  } catch {
+    // Names are a nicety; the table works without them.
+  }
+}
+
+// --- Live -------------------------------------------------------------------
+
+function setLive(state, text) {
+  liveState.dataset.state = state;
+  liveState.textContent = text;
+}
+
+function startLive() {
+  liveSocket("/ws/tasks/", {
+    onOpen: (count) => {
+      setLive("live", "Live");
+      if (count > 1) load(); // updates may have been lost while disconnected
+    },
+    onDown: (event) => setLive("down", event.code === 4403 ? "Live updates unavailable" : "Reconnecting…"),
+    onMessage: (message) => {
+      if (message.type === "snapshot") message.tasks.forEach((task) => upsert(task, { live: true }));
+      else if (message.type === "task") upsert(message.task, { live: true });
+      updateFooter();
+    },
+  });
+}
+
+filter.addEventListener("change", () => {
+  // Keep the filter in the address, so a reload or a shared link shows the same list.
+  const url = new URL(location.href);
+  if (filter.value) url.searchParams.set("status", filter.value);
+  else url.searchParams.delete("status");
+  history.replaceState(null, "", url);
+  section.setAttribute("aria-busy", "true");
+  load();
+});
+more.addEventListener("click", () => load({ append: true }));
+
+// Relative times ("5 minutes ago") go stale: refresh them every minute.
+setInterval(() => {
+  for (const time of list.querySelectorAll("time")) time.textContent = formatWhen(time.getAttribute("datetime"));
+}, 60000);
 
 async function start() {
-  const data = await api("/api/v1/speakers?page_size=200");
-  voices = Object.fromEntries(data.results.map((v) => [v.id, v.name]));
+  const wanted = new URLSearchParams(location.search).get("status");
+  if (wanted && [...filter.options].some((o) => o.value === wanted)) filter.value = wanted;
+  await refreshVoices();
   await load();
-  // Live updates for every task of the tenant; on each (re)connect, reload: messages may have been lost.
-  liveSocket("/ws/tasks/", (message) => {
-    if (message.type === "task") upsert(message.task, { prepend: true });
-  }, () => load());
+  startLive();
 }
 
-filter.addEventListener("change", () => load());
-more.addEventListener("click", () => nextPage && load(nextPage));
 start();

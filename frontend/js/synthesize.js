@@ -1,83 +1,165 @@
-import { api, clearErrors, liveSocket, showErrors, STATUS_LABELS } from "./api.js";
+// Synthesize page: queue a task, follow it live (WebSocket, with polling as the safety
+// net), then offer the player, a download link and the similarity score.
+import { api, clearErrors, formatSeconds, liveSocket, setFieldError, showErrors, STATUS_LABELS } from "./api.js";
 
-const form = document.getElementById("task-form");
+const $ = (id) => document.getElementById(id);
+const form = $("task-form");
 const fields = {
-  text: document.getElementById("task-text"),
-  speaker_id: document.getElementById("task-voice"),
-  language: document.getElementById("task-language"),
-  priority: document.getElementById("task-priority"),
+  text: $("task-text"),
+  speaker_id: $("task-voice"),
+  language: $("task-language"),
+  priority: $("task-priority"),
+  params: $("task-speed"),
 };
-const speed = document.getElementById("task-speed");
-const speedValue = document.getElementById("task-speed-value");
-const formAlert = document.getElementById("task-form-error");
-const button = document.getElementById("synthesize-button");
-const progress = document.getElementById("task-progress");
-const progressFill = document.getElementById("task-progress-fill");
-const progressText = document.getElementById("task-progress-text");
-const statusLine = document.getElementById("task-status");
-const result = document.getElementById("task-result");
-const player = document.getElementById("task-audio");
-const download = document.getElementById("task-download");
-const similarity = document.getElementById("task-similarity");
-const count = document.getElementById("task-text-count");
-const ERROR_FIELDS = { TEXT_TOO_LONG: "text", VOICE_NOT_READY: "speaker_id", UNSUPPORTED_LANGUAGE: "language" };
+const speed = fields.params;
+const button = $("synthesize-button");
+const formAlert = $("task-form-error");
+const ui = {
+  badge: $("task-badge"),
+  status: $("task-status"),
+  bar: $("task-progress"),
+  fill: $("task-progress-fill"),
+  percent: $("task-progress-text"),
+  meta: $("task-meta"),
+  result: $("task-result"),
+  player: $("task-audio"),
+  download: $("task-download"),
+  similarity: $("task-similarity"),
+};
+const MAX_CHARACTERS = Number(fields.text.maxLength) || 5000;
+const FINAL = new Set(["DONE", "FAILED", "CANCELLED"]);
+// Error codes that concern one field; the rest (quota, rate limit, outages) go to the alert.
+const ROUTE = {
+  TEXT_TOO_LONG: "text", VALIDATION_ERROR: "text", VOICE_NOT_READY: "speaker_id",
+  NOT_FOUND: "speaker_id", UNSUPPORTED_LANGUAGE: "language",
+};
 
-let current = null; // {id, socket, poll}
-let lastProgress = 0;
+let current = null; // the task being followed: {id, socket, poll, lastProgress}
+const voiceNames = new Map();
+
+// --- Voices -----------------------------------------------------------------
 
 async function loadVoices() {
-  const data = await api("/api/v1/speakers?page_size=200");
+  let data;
+  try {
+    data = await api("/api/v1/speakers?page_size=200");
+  } catch (error) {
+    fields.speaker_id.replaceChildren(new Option("Voices could not be loaded", ""));
+    setFieldError(fields.speaker_id, error.message);
+    return;
+  }
+  const previous = fields.speaker_id.value || new URLSearchParams(location.search).get("voice");
   const ready = data.results.filter((v) => v.status === "READY");
+  data.results.forEach((v) => voiceNames.set(v.id, v.name));
   fields.speaker_id.replaceChildren(...ready.map((v) => new Option(v.name, v.id)));
-  document.getElementById("no-voices").hidden = ready.length > 0;
-  button.disabled = ready.length === 0;
+  if (ready.some((v) => v.id === previous)) fields.speaker_id.value = previous;
+  fields.speaker_id.disabled = ready.length === 0;
+  if (!ready.length) fields.speaker_id.append(new Option("No voice is ready", ""));
+  $("no-voices").hidden = ready.length > 0;
+  button.disabled = ready.length === 0 || Boolean(current && !current.finished);
+  // A voice still being analysed will be ready soon: look again.
+  if (data.results.some((v) => v.status === "PROCESSING")) setTimeout(loadVoices, 3000);
 }
 
+// --- Progress ---------------------------------------------------------------
+
 function setProgress(value) {
-  // Messages can arrive out of order (socket and polling): never move backwards.
-  value = Math.max(lastProgress, Math.min(100, value));
-  lastProgress = value;
-  progress.setAttribute("aria-valuenow", String(value));
-  progressFill.style.width = `${value}%`;
-  progressText.textContent = `${value} %`;
+  // Socket and polling answers can cross: the bar never moves backwards.
+  const shown = Math.round(Math.max(current?.lastProgress || 0, Math.min(100, Number(value) || 0)));
+  if (current) current.lastProgress = shown;
+  ui.bar.setAttribute("aria-valuenow", String(shown));
+  ui.fill.style.width = `${shown}%`;
+  ui.percent.textContent = `${shown} %`;
+}
+
+function setStatus(status, text) {
+  ui.status.textContent = text;
+  ui.status.dataset.status = status || "";
+  ui.badge.hidden = !status;
+  ui.badge.textContent = status || "";
+  ui.badge.className = `badge ${{ DONE: "ok", FAILED: "bad", PROCESSING: "busy" }[status] || "neutral"}`;
+  ui.bar.classList.toggle("active", status === "PENDING" || status === "PROCESSING");
 }
 
 function show(task) {
-  if (!current || task.id !== current.id) return;
-  setProgress(task.status === "DONE" ? 100 : task.progress);
-  statusLine.textContent = task.status === "FAILED" ? `Failed: ${task.error?.message || "unknown error"}` : STATUS_LABELS[task.status];
-  statusLine.dataset.status = task.status;
-  if (task.status === "DONE" || task.status === "FAILED") finish(task);
+  if (!current || task.id !== current.id || current.finished) return;
+  if (task.status === "DONE") setProgress(100);
+  else setProgress(task.progress);
+  const text = task.status === "FAILED"
+    ? `Failed: ${task.error?.message || "the task could not be completed."}`
+    : STATUS_LABELS[task.status] || task.status;
+  const detail = { PENDING: "Queued: waiting for a worker…", DONE: "Done: your audio is ready." }[task.status];
+  setStatus(task.status, detail || text);
+  if (FINAL.has(task.status)) finish(task);
 }
 
 function finish(task) {
-  current.socket.close();
-  clearInterval(current.poll);
+  stopFollowing();
+  current.finished = true;
   button.disabled = false;
-  if (task.status !== "DONE" || !result.hidden) return;
-  player.src = `/api/v1/tasks/${task.id}/audio`;
-  download.href = `/api/v1/tasks/${task.id}/audio?download=1`;
-  similarity.textContent = task.similarity == null ? "" : `Similarity to the voice: ${task.similarity.toFixed(2)}`;
-  result.hidden = false;
+  if (task.status !== "DONE") return;
+  ui.player.src = `/api/v1/tasks/${task.id}/audio`;
+  ui.download.href = `/api/v1/tasks/${task.id}/audio?download=1`;
+  ui.similarity.textContent = typeof task.similarity === "number"
+    ? `Similarity to the voice: ${task.similarity.toFixed(2)}`
+    : "Similarity to the voice: not measured";
+  const voice = voiceNames.get(task.speaker_id);
+  ui.meta.textContent = [voice, task.duration_seconds ? formatSeconds(task.duration_seconds) : null].filter(Boolean).join(" · ");
+  ui.result.hidden = false;
+}
+
+function stopFollowing() {
+  if (!current) return;
+  current.socket?.close();
+  clearInterval(current.poll);
 }
 
 function follow(task) {
-  current = { id: task.id };
-  // The socket is fast; polling every 2 s is the fallback, since socket messages can be lost.
-  current.socket = liveSocket(`/ws/tasks/${task.id}/`, (message) => message.type === "task" && show(message.task));
-  current.poll = setInterval(async () => show(await api(`/api/v1/tasks/${task.id}`)), 2000);
+  current = { id: task.id, lastProgress: 0, finished: false };
+  const id = task.id;
+  // The socket is fast but its messages can be lost: poll every 2 s as well, until the end.
+  current.socket = liveSocket(`/ws/tasks/${id}/`, {
+    onMessage: (message) => message.type === "task" && show(message.task),
+  });
+  current.poll = setInterval(async () => {
+    try {
+      show(await api(`/api/v1/tasks/${id}`));
+    } catch {
+      // A missed poll is fine: the next one (or the socket) catches up.
+    }
+  }, 2000);
   show(task);
 }
 
+function resetResult() {
+  stopFollowing();
+  current = null;
+  ui.player.pause();
+  ui.player.removeAttribute("src");
+  ui.player.load();
+  ui.result.hidden = true;
+  ui.meta.textContent = "";
+  setProgress(0);
+}
+
+// --- Form -------------------------------------------------------------------
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (button.disabled) return;
   clearErrors(fields, formAlert);
-  if (current) { current.socket.close(); clearInterval(current.poll); }
-  result.hidden = true;
-  lastProgress = 0;
-  setProgress(0);
+  if (!fields.text.value.trim()) {
+    setFieldError(fields.text, "Type the text to speak.");
+    fields.text.focus();
+    return;
+  }
+  if (!fields.speaker_id.value) {
+    setFieldError(fields.speaker_id, "Choose a voice.");
+    return;
+  }
+  resetResult();
   button.disabled = true;
-  statusLine.textContent = "Sending…";
+  setStatus("", "Sending…");
   try {
     const task = await api("/api/v1/tasks", {
       method: "POST",
@@ -92,11 +174,32 @@ form.addEventListener("submit", async (event) => {
     follow(task);
   } catch (error) {
     button.disabled = false;
-    statusLine.textContent = "Nothing yet: submit a text.";
-    showErrors(error, fields, formAlert, ERROR_FIELDS);
+    setStatus("", "Your audio will appear here.");
+    showErrors(error, fields, formAlert, ROUTE);
+    if (error.code === "VOICE_NOT_READY" || error.code === "NOT_FOUND") loadVoices();
   }
 });
 
-speed.addEventListener("input", () => { speedValue.textContent = `${Number(speed.value).toFixed(2)}×`; });
-fields.text.addEventListener("input", () => { count.textContent = `${fields.text.value.length} / 5000 characters`; });
+// Ctrl/⌘ + Enter sends from the text box.
+fields.text.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+});
+
+function updateCount() {
+  const length = fields.text.value.length;
+  const counter = $("task-text-count");
+  counter.textContent = `${length.toLocaleString()} / ${MAX_CHARACTERS.toLocaleString()}`;
+  counter.classList.toggle("near-limit", length > MAX_CHARACTERS * 0.9);
+}
+
+function updateSpeed() {
+  const value = Number(speed.value).toFixed(2);
+  $("task-speed-value").textContent = `${value}×`;
+  speed.setAttribute("aria-valuetext", `${value} times`);
+}
+
+fields.text.addEventListener("input", updateCount);
+speed.addEventListener("input", updateSpeed);
+updateCount(); // the browser may restore a draft on reload
+updateSpeed();
 loadVoices();
