@@ -7,6 +7,7 @@ Processes, each a standard server:
   worker    Dramatiq, every queue (synthesis, profiles, webhooks, synthesis.high)
   worker-high  Dramatiq, one thread reserved for the synthesis.high queue, so
             high-priority tasks overtake any backlog
+  scheduler periodiq: enqueues periodic jobs (the hourly retention purge); run one per deployment
   proxy     Caddy on PORT, the one URL: /ws/ to daphne, the rest to gunicorn
 
 If any of them dies, everything is stopped, so a half-running stack never
@@ -49,7 +50,8 @@ def _env() -> dict[str, str]:
 ROLES = {
     "web": {"web", "ws", "proxy"},
     "worker": {"worker", "worker-high"},
-    "all": {"redis", "web", "ws", "worker", "worker-high", "proxy"},
+    "scheduler": {"scheduler"},
+    "all": {"redis", "web", "ws", "worker", "worker-high", "scheduler", "proxy"},
 }
 
 
@@ -117,6 +119,7 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
             "worker-high",
             [python, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1", "--queues", "synthesis.high"],
         ),
+        ("scheduler", [str(BIN / "periodiq"), "django_dramatiq.setup", "synthesis.actors"]),
         (
             "proxy",
             [str(BIN / "caddy"), "run", "--config", str(ROOT / "deploy" / "Caddyfile"), "--adapter", "caddyfile"],

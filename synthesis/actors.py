@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dramatiq
 from django.conf import settings
+from periodiq import cron
 
 from synthesis import webhooks
+from synthesis.services import retention
 from synthesis.services.runner import batch_run, task_run
 from synthesis.services.speakers import speaker_profile_extract
 
@@ -59,3 +61,9 @@ def actor_for(kind: str, priority: int) -> dramatiq.Actor:
         ("batch", 0): synthesize_batch,
         ("batch", 1): synthesize_batch_high,
     }[(kind, priority)]
+
+
+# Hourly, by the periodiq scheduler process; see synthesis.services.retention.
+@dramatiq.actor(queue_name="maintenance", max_retries=3, periodic=cron("7 * * * *"))
+def purge_expired() -> None:
+    retention.purge()

@@ -14,6 +14,8 @@ class Tenant(models.Model):
     # The tenant's AES-256 data key, wrapped (AES-GCM) by the master key.
     # Destroying it makes every file of the tenant unreadable.
     wrapped_data_key = models.BinaryField()
+    # Task texts and results are purged this many days after creation.
+    retention_days = models.PositiveSmallIntegerField(choices=[(7, "7 days"), (30, "30 days")], default=30)
     # Signs webhook deliveries (Standard Webhooks); the tenant can view and rotate it.
     webhook_secret = encrypt(models.CharField(max_length=100, blank=True))
     created_at = models.DateTimeField(auto_now_add=True)
