@@ -56,7 +56,7 @@ def main() -> None:
                               text=True).stdout  # fmt: skip
 
     manage("migrate", "--noinput", "-v0")
-    manage("createtenant", "bench", "--owner", "bench", "--password", "bench-password-1")
+    manage("createtenant", "bench", "--owner", "bench", "--password", "bench-password-1", "--accept-dpa")
     key = manage("createapikey", "--tenant", "bench").strip().splitlines()[-1]
     log = open(workdir / "stack.log", "w")  # noqa: SIM115 - lives as long as the stack
     stack = subprocess.Popen([python, "deploy/stack.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -203,7 +203,7 @@ def main() -> int:
                 print(
                     f"\n[stack] Voice platform running at {url}\n"
                     "[stack] Create a tenant:  .venv/bin/python manage.py createtenant acme"
-                    " --owner alice --password '<password>'\n"
+                    " --owner alice --password '<password>' --accept-dpa\n"
                     f"[stack] Issue an API key: .venv/bin/python manage.py createapikey --tenant acme\n"
                     f"[stack] Ctrl-C stops every process.\n",
                     flush=True,

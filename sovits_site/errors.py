@@ -48,6 +48,7 @@ CATALOGUE = _catalogue(
     ErrorCode("NOT_AUTHENTICATED", 401, CLIENT, False, "Authentication credentials were not provided"),
     ErrorCode("AUTHENTICATION_FAILED", 401, CLIENT, False, "The credentials are invalid"),
     ErrorCode("PERMISSION_DENIED", 403, CLIENT, False, "You may not perform this action"),
+    ErrorCode("DPA_NOT_ACCEPTED", 403, CLIENT, False, "The tenant's owner must accept the current DPA first"),
     ErrorCode("NOT_FOUND", 404, CLIENT, False, "Not found"),
     ErrorCode("METHOD_NOT_ALLOWED", 405, CLIENT, False, "Method not allowed"),
     ErrorCode("NOT_ACCEPTABLE", 406, CLIENT, False, "The requested representation is not available"),

@@ -6,10 +6,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from sovits_site import handlers
 from synthesis.api.compat import OpenAISpeechApi, TtsApi
-from synthesis.pages import AppPage
+from synthesis.pages import AppPage, DpaPage
 from tenants.api import (
     ApiKeyListCreateApi,
     ApiKeyRevokeApi,
+    DpaAcceptApi,
+    DpaApi,
     LogoutApi,
     TokenObtainApi,
     TokenRefreshApi,
@@ -27,6 +29,8 @@ api_v1 = [
     path("auth/logout", LogoutApi.as_view(), name="token-logout"),
     path("auth/ws-ticket", WebSocketTicketApi.as_view(), name="ws-ticket"),
     path("keys", ApiKeyListCreateApi.as_view(), name="key-list"),
+    path("dpa", DpaApi.as_view(), name="dpa"),
+    path("dpa/accept", DpaAcceptApi.as_view(), name="dpa-accept"),
     path("keys/<uuid:key_id>/revoke", ApiKeyRevokeApi.as_view(), name="key-revoke"),
     path("", include("synthesis.api.urls")),
 ]
@@ -46,6 +50,7 @@ urlpatterns = [
     path("synthesize/", AppPage.as_view(page="synthesize"), name="page-synthesize"),
     path("history/", AppPage.as_view(page="history"), name="page-history"),
     path("keys/", AppPage.as_view(page="keys", admin_only=True), name="page-keys"),
+    path("dpa/", DpaPage.as_view(), name="page-dpa"),
 ]
 
 handler400 = handlers.bad_request

@@ -10,8 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
+from sovits_site.errors import ApiError
 from sovits_site.middleware import client_ip
-from tenants.models import Scope
+from tenants import dpa
+from tenants.models import Role, Scope
 from tenants.permissions import IsTenantAdmin
 from tenants.selectors import api_key_get, api_key_list
 from tenants.services import api_key_create, api_key_revoke, websocket_ticket_issue
@@ -123,3 +125,44 @@ class WebSocketTicketApi(APIView):
     def post(self, request):
         ticket, ttl = websocket_ticket_issue(tenant=request.tenant)
         return Response({"ticket": ticket, "expires_in": ttl})
+
+
+class DpaApi(APIView):
+    """The Data Processing Agreement in force, and whether this tenant accepted it."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            name="Dpa",
+            fields={
+                "version": serializers.CharField(),
+                "accepted": serializers.BooleanField(),
+                "accepted_at": serializers.DateTimeField(allow_null=True),
+                "text": serializers.CharField(),
+            },
+        )
+    )
+    def get(self, request):
+        acceptance = dpa.accepted(request.tenant)
+        return Response({
+            "version": dpa.current_version(),
+            "accepted": acceptance is not None,
+            "accepted_at": acceptance.accepted_at if acceptance else None,
+            "text": dpa.text(),
+        })  # fmt: skip
+
+
+class DpaAcceptApi(APIView):
+    """Only the tenant's owner, signed in as a person, accepts on the tenant's behalf."""
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            name="DpaAcceptance",
+            fields={"version": serializers.CharField(), "accepted_at": serializers.DateTimeField()},
+        ),
+    )
+    def post(self, request):
+        if request.principal.api_key is not None or request.principal.role != Role.OWNER:
+            raise ApiError("PERMISSION_DENIED", "Only the tenant's owner can accept the DPA")
+        acceptance = dpa.accept(tenant=request.tenant, user=request.user, ip=client_ip(request))
+        return Response({"version": acceptance.version, "accepted_at": acceptance.accepted_at})

@@ -144,3 +144,19 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} by {self.actor_label}"
+
+
+class DpaAcceptance(models.Model):
+    """An owner's acceptance of one version of the Data Processing Agreement."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="dpa_acceptances")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    version = models.CharField(max_length=32)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    accepted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-accepted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} accepted DPA {self.version}"

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from synthesis import storage
 from synthesis.models import Speaker, SpeakerStatus, Task, TaskStatus
 from synthesis.services.speakers import speaker_profile_extract
+from tenants import dpa
 from tenants.models import Role
 from tenants.services import api_key_create, member_create, tenant_create
 
@@ -35,6 +36,7 @@ class TenantWorld:
         ).user
         self.password = "pw-" + slug
         self.key = api_key_create(tenant=self.tenant, name="tests").secret
+        dpa.accept(tenant=self.tenant, user=self.owner)
         self.client = APIClient()
         self.client.credentials(HTTP_X_API_KEY=self.key)
 

@@ -33,8 +33,8 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     with live_stack(tmp_path_factory.mktemp("browser")) as live:
-        live.manage("createtenant", "acme", "--owner", "alice", "--password", "alice-password-1")
-        live.manage("createtenant", "rival", "--owner", "bob", "--password", "bob-password-1")
+        live.manage("createtenant", "acme", "--owner", "alice", "--password", "alice-password-1", "--accept-dpa")
+        live.manage("createtenant", "rival", "--owner", "bob", "--password", "bob-password-1", "--accept-dpa")
         yield live
 
 

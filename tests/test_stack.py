@@ -28,8 +28,8 @@ def stack(tmp_path):
 @pytest.mark.stack
 def test_make_run_stack_serves_the_whole_flow_and_stops_cleanly(stack):
     base, manage = stack["base"], stack["manage"]
-    manage("createtenant", "acme", "--owner", "alice", "--password", "alice-password-1")
-    manage("createtenant", "other", "--owner", "bob", "--password", "bob-password-1")
+    manage("createtenant", "acme", "--owner", "alice", "--password", "alice-password-1", "--accept-dpa")
+    manage("createtenant", "other", "--owner", "bob", "--password", "bob-password-1", "--accept-dpa")
     key = manage("createapikey", "--tenant", "acme").strip().splitlines()[-1]
     other_key = manage("createapikey", "--tenant", "other").strip().splitlines()[-1]
     acme = httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30)

@@ -42,7 +42,7 @@ def main() -> int:
               "QUOTA_DAILY_TASKS": "1000000", "QUOTA_MONTHLY_CHARACTERS": "1000000000",
               "EMBEDDED_VARIANTS": ",f3"}  # fmt: skip
     with live_stack(scratch, **limits) as stack:
-        stack.manage("createtenant", "fuzz", "--owner", "fuzz", "--password", "fuzz-password-1")
+        stack.manage("createtenant", "fuzz", "--owner", "fuzz", "--password", "fuzz-password-1", "--accept-dpa")
         key = stack.manage("createapikey", "--tenant", "fuzz", "--scopes", "synthesize,voices:write,read,admin")
         key = key.strip().splitlines()[-1]
         api = httpx.Client(base_url=stack.base, headers={"X-API-Key": key}, timeout=60)

@@ -208,6 +208,11 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# The Data Processing Agreement in force (docs/dpa/<version>.md); a new version
+# asks every tenant's owner to accept again before synthesizing.
+DPA_VERSION = env.str("DPA_VERSION", default="2026-11")
+DPA_DIR = BASE_DIR / "docs" / "dpa"
+
 # Limits a new tenant starts with (operators raise them per tenant in the admin).
 DEFAULT_QUOTAS = {
     "monthly_characters": env.int("QUOTA_MONTHLY_CHARACTERS", default=1_000_000),

@@ -30,6 +30,7 @@ from synthesis.results import OPUS_RATES, SAMPLE_RATES
 from synthesis.safe_http import BlockedAddress, check_url
 from synthesis.selectors import speaker_get
 from synthesis.services import quotas
+from tenants import dpa
 from tenants.models import Tenant
 
 _CONTROL = {c: None for c in range(0x20) if chr(c) not in "\n\t"} | {0x7F: None}
@@ -124,6 +125,7 @@ def _new_task(tenant: Tenant, spec: TaskSpec, *, priority: int, callback_url: st
 
 
 def task_create(*, tenant: Tenant, priority: int = 0, callback_url: str = "", **request) -> Task:
+    dpa.require_accepted(tenant)
     spec = validate_request(tenant=tenant, **request)
     validate_callback(callback_url)
     with transaction.atomic():
@@ -135,6 +137,7 @@ def task_create(*, tenant: Tenant, priority: int = 0, callback_url: str = "", **
 
 def batch_create(*, tenant: Tenant, requests: list[dict], priority: int = 0, callback_url: str = "") -> Batch:
     """All or nothing: every request is validated before any is stored."""
+    dpa.require_accepted(tenant)
     validate_callback(callback_url)
     specs, problems = [], {}
     for index, request in enumerate(requests):

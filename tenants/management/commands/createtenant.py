@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 from django.utils.text import slugify
 
+from tenants import dpa
 from tenants.models import Role, Tenant
 from tenants.services import member_create, tenant_create
 
@@ -15,8 +16,13 @@ class Command(BaseCommand):
         parser.add_argument("--owner", required=True, help="Username of the owner account to create")
         parser.add_argument("--password", required=True, help="Password of the owner account")
         parser.add_argument("--name", help="Display name (defaults to the slug)")
+        parser.add_argument(
+            "--accept-dpa",
+            action="store_true",
+            help="Record the owner's acceptance of the current DPA (scripts)",
+        )
 
-    def handle(self, *args, slug, owner, password, name=None, **options):
+    def handle(self, *args, slug, owner, password, name=None, accept_dpa=False, **options):
         if slugify(slug) != slug:
             raise CommandError(f"{slug!r} is not a valid slug (lowercase letters, digits, '-' and '_')")
         if Tenant.objects.filter(slug=slug).exists():
@@ -25,7 +31,9 @@ class Command(BaseCommand):
             raise CommandError(f"User {owner!r} already exists")
         try:
             tenant = tenant_create(slug=slug, name=name)
-            member_create(tenant=tenant, username=owner, password=password, role=Role.OWNER)
+            membership = member_create(tenant=tenant, username=owner, password=password, role=Role.OWNER)
+            if accept_dpa:
+                dpa.accept(tenant=tenant, user=membership.user)
         except IntegrityError as exc:
             raise CommandError(f"Could not create tenant: {exc}") from exc
         self.stdout.write(self.style.SUCCESS(f"Created tenant {slug!r} ({tenant.id}) with owner {owner!r}"))

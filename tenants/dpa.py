@@ -1,0 +1,41 @@
+"""The Data Processing Agreement: its current text and who accepted which version."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+
+from sovits_site.errors import ApiError
+from tenants.models import DpaAcceptance, Tenant
+from tenants.services import audit_record
+
+
+def current_version() -> str:
+    return settings.DPA_VERSION
+
+
+def text(version: str | None = None) -> str:
+    return (settings.DPA_DIR / f"{version or current_version()}.md").read_text()
+
+
+def accepted(tenant: Tenant) -> DpaAcceptance | None:
+    return DpaAcceptance.objects.filter(tenant=tenant, version=current_version()).first()
+
+
+def require_accepted(tenant: Tenant) -> None:
+    if accepted(tenant) is None:
+        raise ApiError(
+            "DPA_NOT_ACCEPTED",
+            f"The tenant's owner must accept the Data Processing Agreement (version {current_version()}) first",
+            details={"version": current_version()},
+        )
+
+
+@transaction.atomic
+def accept(*, tenant: Tenant, user, ip: str | None = None) -> DpaAcceptance:
+    existing = accepted(tenant)
+    if existing is not None:
+        return existing
+    acceptance = DpaAcceptance.objects.create(tenant=tenant, user=user, version=current_version(), ip=ip)
+    audit_record(tenant=tenant, actor=user, action="dpa.accepted", target=current_version(), ip=ip)
+    return acceptance
