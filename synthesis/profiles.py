@@ -15,7 +15,7 @@ import numpy as np
 from cachetools import TTLCache
 from django.conf import settings
 
-from synthesis import audio, speaker_embedding, storage
+from synthesis import audio, operations, speaker_embedding, storage
 from synthesis.engines import get_engine
 from synthesis.engines.base import VoiceProfile
 from synthesis.models import Speaker
@@ -41,7 +41,8 @@ class ProfileCache:
                 self.misses += 1
             else:
                 self.hits += 1
-            return value
+        operations.count_profile_cache(hit=value is not None)
+        return value
 
     def put(self, key, value: StoredProfile) -> None:
         with self._lock:

@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.db import transaction
 
 from sovits_site.middleware import client_ip
+from tenants import dpa
 from tenants.models import ApiKey, AuditEvent, Membership, Quota, Tenant
-from tenants.services import audit_record
+from tenants.services import api_key_revoke, audit_record
 
 
 class QuotaInline(admin.StackedInline):
@@ -13,10 +14,17 @@ class QuotaInline(admin.StackedInline):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "created_at")
+    list_display = ("slug", "name", "retention_days", "dpa_status", "created_at")
     search_fields = ("slug", "name")
     exclude = ("wrapped_data_key", "webhook_secret")
     inlines = [QuotaInline]
+
+    @admin.display(description="DPA")
+    def dpa_status(self, tenant):
+        acceptance = dpa.accepted(tenant)
+        return (
+            f"accepted {acceptance.accepted_at:%Y-%m-%d}" if acceptance else f"not accepted ({dpa.current_version()})"
+        )
 
     def save_formset(self, request, form, formset, change):
         """Quota edits are audited in the transaction that saves them."""
@@ -36,8 +44,14 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "name", "tenant", "created_at", "last_used_at", "revoked_at")
+    list_display = ("prefix", "name", "tenant", "created_at", "last_used_at", "expires_at", "revoked_at")
     readonly_fields = ("prefix", "digest", "created_at", "last_used_at")
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key, actor=request.user, ip=client_ip(request))
 
 
 @admin.register(AuditEvent)

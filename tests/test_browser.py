@@ -176,6 +176,32 @@ def test_signing_out_ends_the_session(browser, stack):
     assert "/accounts/login/" in page.url
 
 
+def test_the_console_renders_for_an_operator_and_refuses_a_tenant_user(browser, stack):
+    stack.manage("shell", "-c", "from django.contrib.auth.models import User; "
+                 "User.objects.create_superuser('operator', 'ops@example.com', 'operator-password-1')")  # fmt: skip
+    page = browser.new_context().new_page()
+    page.goto(f"{stack.base}/admin/login/")
+    page.get_by_label("Username").fill("operator")
+    page.get_by_label("Password").fill("operator-password-1")
+    page.get_by_role("button", name="Log in").click()
+    console = {
+        "/admin/": "Site administration",
+        "/admin/tenants/tenant/": "Select tenant to change",
+        "/admin/tenants/auditevent/": "audit event",
+        "/admin/operations/": "Operations",
+    }
+    for path, heading in console.items():
+        page.goto(f"{stack.base}{path}")
+        assert heading.lower() in page.content().lower(), path
+        shot(page, "console" + path.replace("/", "-").rstrip("-"))
+    assert page.get_by_text("Queue backlog", exact=False).is_visible()
+
+    tenant_user = sign_in(browser, stack, "alice", "alice-password-1")
+    tenant_user.goto(f"{stack.base}/admin/operations/")
+    assert "/admin/login/" in tenant_user.url  # an owner of a tenant is not an operator
+    assert "Operations" not in tenant_user.locator("h1").all_inner_texts()
+
+
 OPEN_SOCKET = """(taskId) => new Promise((resolve) => {
     const ws = new WebSocket(`ws://${location.host}/ws/tasks/${taskId}/`);
     let opened = false, messages = 0;
