@@ -75,6 +75,7 @@ class Batch(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "batches"
 
     def __str__(self) -> str:
         return f"batch {self.id}"
@@ -154,6 +155,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        verbose_name_plural = "webhook deliveries"
 
     def __str__(self) -> str:
         return f"{self.event_id} attempt {self.attempt}"
