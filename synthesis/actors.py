@@ -67,3 +67,10 @@ def actor_for(kind: str, priority: int) -> dramatiq.Actor:
 @dramatiq.actor(queue_name="maintenance", max_retries=3, periodic=cron("7 * * * *"))
 def purge_expired() -> None:
     retention.purge()
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=_LIMIT_MS)
+def work_subject_request(request_id: str) -> None:
+    from synthesis.services.subject_requests import request_work
+
+    request_work(request_id=request_id)

@@ -3,7 +3,7 @@ from django.db import transaction
 
 from sovits_site.middleware import client_ip
 from tenants import dpa
-from tenants.models import ApiKey, AuditEvent, Membership, Quota, Tenant
+from tenants.models import ApiKey, AuditEvent, Membership, Quota, SubjectRequest, Tenant
 from tenants.services import api_key_revoke, audit_record
 
 
@@ -69,4 +69,28 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SubjectRequest)
+class SubjectRequestAdmin(admin.ModelAdmin):
+    """The data-subject request queue, soonest due first."""
+
+    list_display = ("created_at", "tenant_slug", "kind", "subject", "status", "due_at", "completed_at")
+    list_filter = ("status", "kind")
+    readonly_fields = ("tenant", "tenant_slug", "kind", "subject", "speaker_ids", "requested_by", "export_key",
+                       "error", "created_at", "due_at", "completed_at")  # fmt: skip
+    actions = ["work_now"]
+
+    @admin.action(description="Work the selected requests now")
+    def work_now(self, request, queryset):
+        from synthesis.services.subject_requests import request_work
+
+        for row in queryset.filter(status__in=[SubjectRequest.Status.RECEIVED, SubjectRequest.Status.FAILED]):
+            SubjectRequest.objects.filter(id=row.id).update(status=SubjectRequest.Status.RECEIVED)
+            audit_record(tenant=row.tenant, actor=request.user, action="subject_request.worked_by_operator",
+                         target=str(row.id), ip=client_ip(request))  # fmt: skip
+            request_work(request_id=row.id)
+
+    def has_add_permission(self, request):
         return False

@@ -160,3 +160,40 @@ class DpaAcceptance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant} accepted DPA {self.version}"
+
+
+class SubjectRequest(models.Model):
+    """A GDPR data-subject request (Art. 15 access, 20 portability, 17 erasure), filed by
+    a tenant's owner about the voices of one person, or erasure of the whole tenant."""
+
+    class Kind(models.TextChoices):
+        ACCESS = "access"
+        PORTABILITY = "portability"
+        ERASURE = "erasure"
+        TENANT_ERASURE = "tenant_erasure"
+
+    class Status(models.TextChoices):
+        RECEIVED = "RECEIVED"
+        PROCESSING = "PROCESSING"
+        DONE = "DONE"
+        FAILED = "FAILED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, null=True, on_delete=models.SET_NULL, related_name="subject_requests")
+    tenant_slug = models.CharField(max_length=63, help_text="Kept after the tenant itself is erased")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    subject = models.CharField(max_length=200, blank=True, help_text="Who the data is about, in the owner's words")
+    speaker_ids = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    export_key = models.CharField(max_length=255, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    due_at = models.DateTimeField(help_text="One month after receipt (GDPR Art. 12(3))")
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.tenant_slug} ({self.status})"

@@ -21,6 +21,7 @@ PAGES = [
     "/admin/tenants/auditevent/",
     "/admin/synthesis/task/",
     "/admin/operations/",
+    "/admin/tenants/subjectrequest/",
 ]
 
 

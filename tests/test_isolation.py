@@ -20,9 +20,10 @@ OBJECT_ROUTES = {
     "task-webhooks": (["get"], "task_id"),
     "batch-detail": (["get"], "batch_id"),
     "key-revoke": (["post"], "key_id"),
+    "subject-request-detail": (["get"], "request_id"),
 }
 # Routes whose path parameter is itself the credential (a signed, expiring token).
-CAPABILITY_ROUTES = {"result-download"}
+CAPABILITY_ROUTES = {"result-download", "subject-export"}
 LIST_ROUTES = {"speaker-list": "/api/v1/speakers", "task-list": "/api/v1/tasks", "key-list": "/api/v1/keys"}
 
 
@@ -52,7 +53,13 @@ def b_objects(tenant_b, worker):
     batch = tenant_b.client.post(
         "/api/v1/batches", {"requests": [{"text": "Hi there.", "speaker_id": speaker_id}]}, format="json"
     )
-    return {"speaker_id": speaker_id, "task_id": task_id, "key_id": key_id, "batch_id": batch.json()["id"]}
+    from tenants.models import SubjectRequest
+
+    request_id = SubjectRequest.objects.create(
+        tenant=tenant_b.tenant, tenant_slug="bravo", kind="access", due_at=batch.json()["created_at"]
+    ).id
+    return {"speaker_id": speaker_id, "task_id": task_id, "key_id": key_id, "batch_id": batch.json()["id"],
+            "request_id": request_id}  # fmt: skip
 
 
 @pytest.fixture
@@ -67,7 +74,7 @@ def owner_a(tenant_a):
 def test_another_tenants_object_is_404(tenant_a, owner_a, b_objects, route, method):
     kwarg = OBJECT_ROUTES[route][1]
     url = reverse(route, kwargs={kwarg: b_objects[kwarg]})
-    client = owner_a if kwarg == "key_id" else tenant_a.client
+    client = owner_a if kwarg in ("key_id", "request_id") else tenant_a.client
     response = getattr(client, method)(url)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from synthesis.api.speakers import SpeakerAudioApi, SpeakerDetailApi, SpeakerListCreateApi
+from synthesis.api.subject_requests import SubjectExportApi, SubjectRequestDetailApi, SubjectRequestListCreateApi
 from synthesis.api.tasks import (
     BatchCreateApi,
     BatchDetailApi,
@@ -27,6 +28,9 @@ urlpatterns = [
     path("batches/<uuid:batch_id>", BatchDetailApi.as_view(), name="batch-detail"),
     path("results/<str:token>", ResultDownloadApi.as_view(), name="result-download"),
     path("usage", UsageApi.as_view(), name="usage"),
+    path("privacy/requests", SubjectRequestListCreateApi.as_view(), name="subject-request-list"),
+    path("privacy/requests/<uuid:request_id>", SubjectRequestDetailApi.as_view(), name="subject-request-detail"),
+    path("privacy/exports/<str:token>", SubjectExportApi.as_view(), name="subject-export"),
     path("webhooks/secret", WebhookSecretApi.as_view(), name="webhook-secret"),
     path("webhooks/secret/rotate", WebhookSecretRotateApi.as_view(), name="webhook-secret-rotate"),
 ]

@@ -1,0 +1,171 @@
+"""GDPR data-subject requests, each worked by a Dramatiq job with a status.
+
+- access / portability: a zip of machine-readable JSON about the subject's
+  voices and the tasks made with them, with the audio decrypted, stored
+  encrypted like any other file and handed out through a signed, expiring link;
+- erasure: the subject's voices, tasks and files are deleted;
+- tenant erasure: the tenant's data key is destroyed first (crypto-shredding:
+  any copy of its files, backups included, becomes unreadable), then its rows
+  and files are deleted.
+Every request is recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import shutil
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from sovits_site.errors import ApiError
+from synthesis import results, storage
+from synthesis.models import Speaker, Task
+from tenants.models import SubjectRequest, Tenant
+from tenants.services import audit_record
+
+logger = logging.getLogger(__name__)
+_SALT = "subject-request-export"
+EXPORT_LINK_TTL = timedelta(days=7)
+
+
+def request_create(*, tenant: Tenant, kind: str, speaker_ids: list, subject: str, user, ip=None) -> SubjectRequest:
+    if kind != SubjectRequest.Kind.TENANT_ERASURE:
+        known = set(Speaker.objects.filter(tenant=tenant, id__in=speaker_ids).values_list("id", flat=True))
+        missing = [str(s) for s in speaker_ids if s not in known]
+        if missing or not speaker_ids:
+            problems = missing or ["Required."]
+            raise ApiError(
+                "VALIDATION_ERROR", "Name the subject's voices", details={"fields": {"speaker_ids": problems}}
+            )
+    with transaction.atomic():
+        request = SubjectRequest.objects.create(
+            tenant=tenant, tenant_slug=tenant.slug, kind=kind, subject=subject, requested_by=user,
+            speaker_ids=[str(s) for s in speaker_ids], due_at=timezone.now() + timedelta(days=30),
+        )  # fmt: skip
+        audit_record(tenant=tenant, actor=user, action=f"subject_request.{kind}", target=str(request.id), ip=ip)
+        transaction.on_commit(lambda: _enqueue(request))
+    return request
+
+
+def _enqueue(request: SubjectRequest) -> None:
+    from synthesis.actors import work_subject_request
+
+    work_subject_request.send(str(request.id))
+
+
+def request_work(*, request_id) -> None:
+    """The job. Idempotent: a finished request is left alone."""
+    claimed = SubjectRequest.objects.filter(id=request_id, status=SubjectRequest.Status.RECEIVED).update(
+        status=SubjectRequest.Status.PROCESSING
+    )
+    if not claimed:
+        return
+    request = SubjectRequest.objects.select_related("tenant").get(id=request_id)
+    try:
+        if request.kind in (SubjectRequest.Kind.ACCESS, SubjectRequest.Kind.PORTABILITY):
+            request.export_key = _export(request)
+        elif request.kind == SubjectRequest.Kind.ERASURE:
+            _erase_voices(request.tenant, request.speaker_ids)
+        else:
+            _erase_tenant(request.tenant)
+            request.tenant = None  # gone; tenant_slug keeps the record readable
+        request.status = SubjectRequest.Status.DONE
+    except Exception as exc:
+        logger.exception("subject request %s failed", request.id)
+        request.status, request.error = SubjectRequest.Status.FAILED, f"{type(exc).__name__}: {exc}"[:500]
+    request.completed_at = timezone.now()
+    request.save()
+    audit_record(tenant=request.tenant, actor=None, action=f"subject_request.{request.status.lower()}",
+                 target=str(request.id), details={"kind": request.kind})  # fmt: skip
+
+
+def _subject_tasks(tenant: Tenant, speaker_ids: list):
+    return Task.objects.filter(tenant=tenant, speaker_id__in=speaker_ids).order_by("created_at")
+
+
+def _export(request: SubjectRequest) -> str:
+    tenant = request.tenant
+    speakers = Speaker.objects.filter(tenant=tenant, id__in=request.speaker_ids)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        voices = []
+        for speaker in speakers:
+            voices.append({"id": str(speaker.id), "name": speaker.name, "language": speaker.language,
+                           "reference_text": speaker.reference_text, "created_at": speaker.created_at.isoformat(),
+                           "deleted_at": speaker.deleted_at.isoformat() if speaker.deleted_at else None})  # fmt: skip
+            if speaker.deleted_at is None and speaker.reference_key:
+                data = storage.get(tenant=tenant, object_key=speaker.reference_key)
+                archive.writestr(f"voices/{speaker.id}/reference{_suffix(data)}", data)
+        tasks = []
+        for task in _subject_tasks(tenant, request.speaker_ids):
+            tasks.append({"id": str(task.id), "voice_id": str(task.speaker_id), "text": task.text,
+                          "language": task.language, "status": task.status, "created_at": task.created_at.isoformat(),
+                          "similarity": task.similarity})  # fmt: skip
+            if task.result_key:
+                archive.writestr(f"tasks/{task.id}.{results.extension(task.output_format)}",
+                                 storage.get(tenant=tenant, object_key=task.result_key))  # fmt: skip
+        archive.writestr("subject.json", json.dumps({
+            "request": {"id": str(request.id), "kind": request.kind, "subject": request.subject,
+                        "created_at": request.created_at.isoformat()},
+            "tenant": tenant.slug, "voices": voices, "tasks": tasks,
+        }, indent=2, ensure_ascii=False))  # fmt: skip
+    return storage.put(tenant=tenant, kind="exports", data=buffer.getvalue())
+
+
+def _suffix(data: bytes) -> str:
+    media = {"audio/wav": ".wav", "audio/flac": ".flac", "audio/ogg": ".ogg", "audio/mpeg": ".mp3"}
+    from synthesis.audio import media_type
+
+    return media.get(media_type(data), ".bin")
+
+
+def export_url(request: SubjectRequest, http_request=None) -> str | None:
+    if not request.export_key or request.status != SubjectRequest.Status.DONE:
+        return None
+    token = signing.dumps(str(request.id), salt=_SALT)
+    path = reverse("subject-export", kwargs={"token": token})
+    return http_request.build_absolute_uri(path) if http_request is not None else path
+
+
+def export_for_token(token: str) -> tuple[SubjectRequest, bytes]:
+    try:
+        request_id = signing.loads(token, salt=_SALT, max_age=EXPORT_LINK_TTL.total_seconds())
+    except signing.SignatureExpired as exc:
+        raise ApiError("LINK_EXPIRED") from exc
+    except signing.BadSignature as exc:
+        raise ApiError("NOT_FOUND", "No such export") from exc
+    request = SubjectRequest.objects.select_related("tenant").filter(id=request_id).first()
+    if request is None or request.tenant is None or not request.export_key:
+        raise ApiError("NOT_FOUND", "No such export")
+    return request, storage.get(tenant=request.tenant, object_key=request.export_key)
+
+
+def _erase_voices(tenant: Tenant, speaker_ids: list) -> None:
+    for task in _subject_tasks(tenant, speaker_ids):
+        if task.result_key:
+            storage.delete(object_key=task.result_key)
+        task.delete()
+    for speaker in Speaker.objects.filter(tenant=tenant, id__in=speaker_ids):
+        for key in (speaker.reference_key, speaker.profile_key):
+            if key:
+                storage.delete(object_key=key)
+        speaker.delete()
+
+
+def _erase_tenant(tenant: Tenant) -> None:
+    # Crypto-shredding first: without its data key, no copy of the tenant's files can be read.
+    Tenant.objects.filter(id=tenant.id).update(wrapped_data_key=b"")
+    root = Path(settings.STORAGE_ROOT) / str(tenant.id)
+    Task.objects.filter(tenant=tenant).delete()
+    Speaker.objects.filter(tenant=tenant).delete()
+    shutil.rmtree(root, ignore_errors=True)
+    tenant.delete()

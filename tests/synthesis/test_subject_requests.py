@@ -1,0 +1,97 @@
+"""GDPR requests end to end on the real worker: export, erasure, tenant crypto-shredding."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+
+import pytest
+import soundfile as sf
+from rest_framework.test import APIClient
+
+from synthesis import storage
+from synthesis.models import Speaker, Task
+from tenants.models import AuditEvent, SubjectRequest, Tenant
+from tests.conftest import wait_for_task
+
+
+@pytest.fixture
+def owner(tenant_a):
+    client = APIClient()
+    client.login(username=tenant_a.owner.username, password=tenant_a.password)
+    return client
+
+
+def wait_for_request(request_id, timeout=60) -> SubjectRequest:
+    deadline = time.monotonic() + timeout
+    while (row := SubjectRequest.objects.get(id=request_id)).status in ("RECEIVED", "PROCESSING"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return row
+
+
+def test_an_export_zip_holds_the_subjects_records_and_playable_audio(tenant_a, owner, worker):
+    voice = tenant_a.ready_voice()
+    other = tenant_a.ready_voice(name="someone else")
+    mine = wait_for_task(tenant_a.create_task(voice, text="About the subject.").json()["id"])
+    wait_for_task(tenant_a.create_task(other, text="Not about the subject.").json()["id"])
+    filed = owner.post("/api/v1/privacy/requests", {"kind": "access", "subject": "Jane", "speaker_ids": [voice]},
+                       format="json")  # fmt: skip
+    assert filed.status_code == 202
+    assert filed.json()["due_at"]
+    done = wait_for_request(filed.json()["id"])
+    assert done.status == "DONE", done.error
+    url = owner.get(f"/api/v1/privacy/requests/{done.id}").json()["export_url"]
+    response = APIClient().get(url)  # the signed link alone
+    assert response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    record = json.loads(archive.read("subject.json"))
+    assert [t["id"] for t in record["tasks"]] == [str(mine.id)]
+    assert record["tasks"][0]["text"] == "About the subject."
+    assert [v["id"] for v in record["voices"]] == [voice]
+    result = archive.read(f"tasks/{mine.id}.wav")
+    samples, rate = sf.read(io.BytesIO(result))
+    assert len(samples) / rate > 1.0
+    assert any(name.startswith(f"voices/{voice}/reference") for name in archive.namelist())
+    assert AuditEvent.objects.filter(action="subject_request.access", tenant=tenant_a.tenant).exists()
+
+
+def test_after_erasure_no_row_or_file_of_the_subject_remains(tenant_a, owner, worker):
+    voice = tenant_a.ready_voice()
+    task = wait_for_task(tenant_a.create_task(voice).json()["id"])
+    speaker = Speaker.objects.get(id=voice)
+    files = [speaker.reference_key, speaker.profile_key, task.result_key]
+    filed = owner.post("/api/v1/privacy/requests", {"kind": "erasure", "speaker_ids": [voice]}, format="json")
+    assert wait_for_request(filed.json()["id"]).status == "DONE"
+    assert not Speaker.objects.filter(id=voice).exists()
+    assert not Task.objects.filter(id=task.id).exists()
+    assert not any(storage._path(key).exists() for key in files)
+
+
+def test_after_tenant_erasure_its_files_cannot_be_decrypted(tenant_a, owner, worker, tmp_path):
+    voice = tenant_a.ready_voice()
+    speaker = Speaker.objects.get(id=voice)
+    backup = tmp_path / "backup.bin"
+    backup.write_bytes(storage._path(speaker.reference_key).read_bytes())  # a copy left in a backup
+    filed = owner.post("/api/v1/privacy/requests", {"kind": "tenant_erasure"}, format="json")
+    done = wait_for_request(filed.json()["id"])
+    assert done.status == "DONE", done.error
+    assert not Tenant.objects.filter(id=tenant_a.tenant.id).exists()
+    assert not storage._path(speaker.reference_key).exists()
+    # restore the backup copy: with the data key destroyed it is noise
+    storage._path(speaker.reference_key).parent.mkdir(parents=True, exist_ok=True)
+    storage._path(speaker.reference_key).write_bytes(backup.read_bytes())
+    # The only wrapped data key lived in the tenant's row; it was blanked, then the row went.
+    assert not Tenant.objects.filter(wrapped_data_key=bytes(tenant_a.tenant.wrapped_data_key)).exists()
+    shredded = Tenant(id=tenant_a.tenant.id, slug="alpha", wrapped_data_key=b"")
+    with pytest.raises(storage.StorageError, match="cannot be decrypted"):
+        storage.get(tenant=shredded, object_key=speaker.reference_key)
+    assert done.tenant_slug == "alpha"
+
+
+def test_only_the_owner_files_requests(tenant_a):
+    response = tenant_a.client.post("/api/v1/privacy/requests", {"kind": "tenant_erasure"}, format="json")
+    assert response.status_code == 403
+    assert not SubjectRequest.objects.exists()
