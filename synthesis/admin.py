@@ -30,7 +30,12 @@ admin.site.register(WebhookDelivery)
 
 def operations_view(request):
     """Key indicators against their alert thresholds."""
-    context = {**admin.site.each_context(request), "title": "Operations", "indicators": operations.indicators()}
+    context = {
+        **admin.site.each_context(request),
+        "title": "Operations",
+        "indicators": operations.indicators(),
+        "purge": operations.purge_metrics(),
+    }
     return TemplateResponse(request, "admin/operations.html", context)
 
 

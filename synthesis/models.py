@@ -159,3 +159,26 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} attempt {self.attempt}"
+
+
+class PurgedUsage(models.Model):
+    """What the retention purge deleted, counted per tenant and day of creation.
+
+    Only counts, no personal data: quotas (monthly characters) and the usage
+    history must outlive tasks that a 7-day policy removes mid-month.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    tasks = models.PositiveIntegerField(default=0)
+    tasks_done = models.PositiveIntegerField(default=0)
+    tasks_failed = models.PositiveIntegerField(default=0)
+    characters = models.PositiveBigIntegerField(default=0, help_text="Charged characters (not failed or cancelled)")
+    audio_seconds = models.FloatField(default=0)
+
+    class Meta:
+        verbose_name_plural = "purged usage"
+        constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="purged_usage_per_day")]
+
+    def __str__(self) -> str:
+        return f"purged usage of {self.tenant_id} on {self.day}"

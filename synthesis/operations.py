@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
@@ -13,6 +14,7 @@ from synthesis.models import Task, TaskStatus
 
 WINDOW = timedelta(hours=1)
 _HITS, _MISSES = "metrics:profile-cache:hits", "metrics:profile-cache:misses"
+_PURGE = "metrics:purge"
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,41 @@ class Indicator:
         return self.value > self.threshold if self.alert_above else self.value < self.threshold
 
 
+def _incr(key: str, delta: int = 1) -> None:
+    try:
+        cache.incr(key, delta)
+    except ValueError:  # first count: no key yet (a lost race costs at most one count)
+        cache.set(key, delta, timeout=None)
+
+
 def count_profile_cache(*, hit: bool) -> None:
     """Workers count cache hits and misses in Redis, so the web process can show the rate."""
-    key = _HITS if hit else _MISSES
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=None)
+    _incr(_HITS if hit else _MISSES)
+
+
+def count_purge(*, regions: list[str], counts: dict[str, int]) -> None:
+    """The retention purge counts its runs and what it removed, and when each region last ran."""
+    _incr(f"{_PURGE}:runs")
+    for name, removed in counts.items():
+        _incr(f"{_PURGE}:{name}", removed)
+    for region in regions:
+        cache.set(f"{_PURGE}:last:{region}", timezone.now(), timeout=None)
+
+
+def purge_metrics() -> dict:
+    """Totals since the counters started, and the last run per served region (None: never)."""
+    names = ("runs", "tasks", "voices", "idempotency_records", "exports", "orphan_files")
+    return {
+        "totals": {name: cache.get(f"{_PURGE}:{name}", 0) for name in names},
+        "last_run": {region: cache.get(f"{_PURGE}:last:{region}") for region in settings.REGIONS},
+    }
+
+
+def _hours_since_last_purge() -> float | None:
+    runs = [at for at in purge_metrics()["last_run"].values() if at is not None]
+    if not runs:
+        return None
+    return round((timezone.now() - min(runs)).total_seconds() / 3600, 2)
 
 
 def indicators() -> list[Indicator]:
@@ -57,4 +87,6 @@ def indicators() -> list[Indicator]:
                   85, False),
         Indicator("Error rate (last hour)",
                   round(100 * counts["failed"] / counts["total"], 1) if counts["total"] else None, "%", 2, True),
+        # Hourly by schedule: more than two hours means the scheduler or the region's worker is down.
+        Indicator("Hours since the oldest region's last retention purge", _hours_since_last_purge(), "h", 2, True),
     ]  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
@@ -63,19 +63,22 @@ def task_get(*, tenant: Tenant, task_id: uuid.UUID | str) -> Task:
 
 
 def usage_this_month(*, tenant: Tenant) -> dict:
-    from synthesis.services import quotas
+    """Characters and tasks since the first of this month (UTC) and per day for the last
+    30, live voices and quotas. Tasks the retention purge deleted still count."""
+    from synthesis.services import quotas, usage
 
-    """Characters and tasks since the first of this month (UTC), and live voices."""
     start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     tasks = Task.objects.filter(tenant=tenant, created_at__gte=start)
-    totals = tasks.aggregate(characters=Sum("characters"), tasks=Count("id"))
+    totals = tasks.aggregate(characters=Sum("characters", filter=~Q(status__in=usage.REFUNDED)), tasks=Count("id"))
+    archived = usage.archived_tasks(tenant, start.date())
     return {
         "period_start": start.isoformat(),
-        "characters": totals["characters"] or 0,
-        "tasks": totals["tasks"],
-        "tasks_done": tasks.filter(status=TaskStatus.DONE).count(),
+        "characters": (totals["characters"] or 0) + usage.archived_characters(tenant, start.date()),
+        "tasks": totals["tasks"] + archived["tasks"],
+        "tasks_done": tasks.filter(status=TaskStatus.DONE).count() + archived["done"],
         "voices": speaker_list(tenant=tenant).count(),
         "quotas": {name: use.as_dict() for name, use in quotas.usage(tenant).items()},
+        "daily": usage.daily(tenant),
     }
 
 

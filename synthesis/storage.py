@@ -5,7 +5,11 @@ is written, and the object's key is bound in as associated data, so a file
 copied to another name or tenant fails to decrypt instead of leaking. Writes go
 to a temporary name and are renamed into place, so a reader never sees half a file.
 
-Layout: ``<STORAGE_ROOT>/<tenant id>/<kind>/<object id>.bin``.
+Object keys start with the tenant's region, which picks the storage root:
+``eu/<tenant id>/<kind>/<object id>.bin`` lives at
+``<STORAGE_ROOTS["eu"]>/<tenant id>/<kind>/<object id>.bin``. Binding the region
+into the key (and so into the associated data) means a file moved to another
+region's root does not decrypt either.
 """
 
 from __future__ import annotations
@@ -29,11 +33,32 @@ class StorageError(Exception):
 
 
 def _path(object_key: str) -> Path:
-    root = Path(settings.STORAGE_ROOT)
-    path = (root / object_key).resolve()
-    if root.resolve() not in path.parents:
+    region, _, rest = object_key.partition("/")
+    if region in settings.KNOWN_REGIONS:
+        try:
+            root = settings.STORAGE_ROOTS[region]
+        except KeyError:
+            raise StorageError(f"region {region!r} is not served by this deployment (REGIONS)") from None
+    else:  # keys written before regions existed: <tenant id>/<kind>/<object id>.bin
+        root, rest = settings.STORAGE_ROOT, object_key
+    path = (Path(root) / rest).resolve()
+    if Path(root).resolve() not in path.parents:
         raise StorageError(f"object key escapes the storage root: {object_key!r}")
     return path
+
+
+def tenant_root(tenant: Tenant) -> Path:
+    """The folder holding every file of ``tenant``."""
+    return Path(settings.STORAGE_ROOTS[tenant.region]) / str(tenant.id)
+
+
+def region_files(region: str):
+    """(object key, path) of every file under ``region``'s storage root."""
+    root = Path(settings.STORAGE_ROOTS[region])
+    if root.exists():
+        for path in root.rglob("*"):
+            if path.is_file():
+                yield f"{region}/{path.relative_to(root).as_posix()}", path
 
 
 def _aead(tenant: Tenant) -> AESGCM:
@@ -42,7 +67,7 @@ def _aead(tenant: Tenant) -> AESGCM:
 
 def put(*, tenant: Tenant, kind: str, data: bytes) -> str:
     """Encrypt and store ``data``; returns the new object's key."""
-    object_key = f"{tenant.id}/{kind}/{uuid.uuid4().hex}.bin"
+    object_key = f"{tenant.region}/{tenant.id}/{kind}/{uuid.uuid4().hex}.bin"
     nonce = os.urandom(12)
     sealed = MAGIC + nonce + _aead(tenant).encrypt(nonce, data, object_key.encode())
     path = _path(object_key)

@@ -73,9 +73,9 @@ def schedule(task: Task) -> None:
     """Queue the first delivery of the task's final event, if it asked for one."""
     if not task.callback_url or task.status not in (TaskStatus.DONE, TaskStatus.FAILED):
         return
-    from synthesis.actors import deliver_webhook
+    from synthesis.actors import actor_for
 
-    deliver_webhook.send(str(task.id), f"msg_{uuid.uuid4().hex}", 1)
+    actor_for("webhook", task.tenant.region).send(str(task.id), f"msg_{uuid.uuid4().hex}", 1)
 
 
 def backoff_seconds(attempt: int) -> float:

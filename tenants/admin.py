@@ -1,9 +1,12 @@
+import uuid
+
+from django.conf import settings
 from django.contrib import admin
 from django.db import transaction
 
 from sovits_site.middleware import client_ip
-from tenants import dpa
-from tenants.models import ApiKey, AuditEvent, Membership, Quota, SubjectRequest, Tenant
+from tenants import dpa, keys
+from tenants.models import ApiKey, AuditEvent, Membership, Quota, Region, SubjectRequest, Tenant
 from tenants.services import api_key_revoke, audit_record
 
 
@@ -12,12 +15,55 @@ class QuotaInline(admin.StackedInline):
     can_delete = False
 
 
+def usage_chart(days: list[dict], *, width: int = 600, height: int = 120) -> dict:
+    """Bars (characters per day) laid out for the SVG on the tenant page."""
+    peak = max((day["characters"] for day in days), default=0) or 1
+    step = width / max(len(days), 1)
+    bars = []
+    for n, day in enumerate(days):
+        bar_height = round(height * day["characters"] / peak, 1)
+        bars.append({**day, "x": round(n * step + 1, 1), "y": round(height - bar_height, 1),
+                     "width": round(step - 2, 1), "height": bar_height})  # fmt: skip
+    return {
+        "bars": bars,
+        "width": width,
+        "height": height,
+        "peak": peak if any(day["characters"] for day in days) else 0,
+        "characters": sum(day["characters"] for day in days),
+        "tasks": sum(day["tasks"] for day in days),
+    }
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "retention_days", "dpa_status", "created_at")
+    list_display = ("slug", "name", "region", "retention_days", "dpa_status", "created_at")
+    list_filter = ("region", "retention_days")
     search_fields = ("slug", "name")
     exclude = ("wrapped_data_key", "webhook_secret")
     inlines = [QuotaInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A tenant's files and queues are in its region: it is chosen once, at creation.
+        return ("region", "created_at") if obj else ("created_at",)
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "region":
+            kwargs["choices"] = [(value, label) for value, label in Region.choices if value in settings.REGIONS]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not change:  # what tenant_create does; the quota comes from the inline
+            obj.id = obj.id or uuid.uuid4()  # the admin's new instance has none yet; the key is bound to it
+            obj.wrapped_data_key = keys.new_wrapped_data_key(str(obj.id))
+        super().save_model(request, obj, form, change)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from synthesis.services import usage
+
+        tenant = self.get_object(request, object_id)
+        if tenant is not None:
+            extra_context = {**(extra_context or {}), "usage_chart": usage_chart(usage.daily(tenant, days=30))}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="DPA")
     def dpa_status(self, tenant):
@@ -82,15 +128,19 @@ class SubjectRequestAdmin(admin.ModelAdmin):
                        "error", "created_at", "due_at", "completed_at")  # fmt: skip
     actions = ["work_now"]
 
-    @admin.action(description="Work the selected requests now")
+    @admin.action(description="Queue the selected requests again (received or failed ones)")
     def work_now(self, request, queryset):
-        from synthesis.services.subject_requests import request_work
+        """Re-queues rather than working in this request: an export can outlast any HTTP timeout."""
+        from synthesis.actors import actor_for
 
         for row in queryset.filter(status__in=[SubjectRequest.Status.RECEIVED, SubjectRequest.Status.FAILED]):
-            SubjectRequest.objects.filter(id=row.id).update(status=SubjectRequest.Status.RECEIVED)
-            audit_record(tenant=row.tenant, actor=request.user, action="subject_request.worked_by_operator",
+            if row.tenant is None:
+                continue
+            SubjectRequest.objects.filter(id=row.id).update(status=SubjectRequest.Status.RECEIVED, error="")
+            audit_record(tenant=row.tenant, actor=request.user, action="subject_request.requeued_by_operator",
                          target=str(row.id), ip=client_ip(request))  # fmt: skip
-            request_work(request_id=row.id)
+            actor_for("subject_request", row.tenant.region).send(str(row.id))
+            self.message_user(request, f"Queued {row.kind} request {row.id}")
 
     def has_add_permission(self, request):
         return False

@@ -7,6 +7,14 @@ from django.db import models
 from django_cryptography.fields import encrypt
 
 
+class Region(models.TextChoices):
+    """Where a tenant's files are stored and its jobs run (settings.REGIONS serves some of them)."""
+
+    CN = "cn", "China"
+    EU = "eu", "European Union"
+    US = "us", "United States"
+
+
 class Tenant(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     slug = models.SlugField(max_length=63, unique=True)
@@ -16,6 +24,8 @@ class Tenant(models.Model):
     wrapped_data_key = models.BinaryField()
     # Task texts and results are purged this many days after creation.
     retention_days = models.PositiveSmallIntegerField(choices=[(7, "7 days"), (30, "30 days")], default=30)
+    # Fixed at creation: moving a tenant means moving its files and queues (not offered).
+    region = models.CharField(max_length=2, choices=Region.choices, default=Region.EU)
     # Signs webhook deliveries (Standard Webhooks); the tenant can view and rotate it.
     webhook_secret = encrypt(models.CharField(max_length=100, blank=True))
     created_at = models.DateTimeField(auto_now_add=True)

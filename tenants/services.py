@@ -7,6 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
@@ -23,12 +24,16 @@ def api_key_digest(secret: str) -> str:
 
 
 @transaction.atomic
-def tenant_create(*, slug: str, name: str | None = None) -> Tenant:
+def tenant_create(*, slug: str, name: str | None = None, region: str | None = None) -> Tenant:
+    region = region or settings.DEFAULT_REGION
+    if region not in settings.REGIONS:
+        raise ValueError(f"region {region!r} is not served here; choose one of {settings.REGIONS}")
     tenant_id = uuid.uuid4()
     tenant = Tenant.objects.create(
         id=tenant_id,
         slug=slug,
         name=name or slug,
+        region=region,
         wrapped_data_key=keys.new_wrapped_data_key(str(tenant_id)),
     )
     Quota.objects.create(tenant=tenant)

@@ -29,8 +29,8 @@ _profiles: dict[Path, tuple[bytes, str]] = {}
 class TenantWorld:
     """A tenant with an owner and an API key, and an API client signed in with that key."""
 
-    def __init__(self, slug: str):
-        self.tenant = tenant_create(slug=slug)
+    def __init__(self, slug: str, region: str | None = None):
+        self.tenant = tenant_create(slug=slug, region=region)
         self.owner = member_create(
             tenant=self.tenant, username=f"{slug}-owner", password="pw-" + slug, role=Role.OWNER
         ).user

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tenants.models import ApiKey, AuditEvent
+from tenants.models import ApiKey, AuditEvent, Tenant
 
 
 @pytest.fixture
@@ -61,3 +61,47 @@ def test_operator_actions_are_audited(operator, tenant_a):
 
 def test_the_audit_log_is_read_only(operator, tenant_a):
     assert operator.get("/admin/tenants/auditevent/add/").status_code == 403
+
+
+def test_the_tenant_page_shows_region_usage_chart_retention_and_dpa(operator, tenant_a):
+    voice = tenant_a.ready_voice()
+    tenant_a.create_task(voice, text="Thirty characters of text, yes")
+    page = operator.get(f"/admin/tenants/tenant/{tenant_a.tenant.id}/change/").content.decode()
+    assert "Usage, last 30 days" in page
+    assert page.count('class="usage-bar"') == 30
+    assert "30 characters in 1 tasks" in page
+    assert "European Union" in page  # the region, shown read-only
+    assert 'name="region"' not in page  # fixed at creation: no field to change it
+    assert 'name="retention_days"' in page
+    assert 'name="quota-0-monthly_characters"' in page
+    listing = operator.get("/admin/tenants/tenant/").content.decode()
+    assert "not accepted" not in listing  # tenant_a accepted the DPA
+    assert "accepted" in listing
+
+
+def test_an_operator_can_create_a_tenant_in_a_region(operator):
+    from synthesis import storage
+
+    form = {
+        "slug": "northwind", "name": "Northwind", "region": "us", "retention_days": "7",
+        "quota-TOTAL_FORMS": "1", "quota-INITIAL_FORMS": "0", "quota-MIN_NUM_FORMS": "0", "quota-MAX_NUM_FORMS": "1",
+        "quota-0-monthly_characters": "1000", "quota-0-daily_tasks": "10", "quota-0-concurrent_tasks": "2",
+        "quota-0-voices": "3", "quota-0-stored_bytes": "1000000", "quota-0-requests_per_minute": "60",
+    }  # fmt: skip
+    response = operator.post("/admin/tenants/tenant/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    tenant = Tenant.objects.get(slug="northwind")
+    assert (tenant.region, tenant.retention_days, tenant.quota.monthly_characters) == ("us", 7, 1000)
+    key = storage.put(tenant=tenant, kind="results", data=b"works")  # it got a data key
+    assert key.startswith(f"us/{tenant.id}/")
+    assert storage.get(tenant=tenant, object_key=key) == b"works"
+
+
+def test_the_operations_page_counts_purges(operator):
+    from synthesis.services.retention import purge
+
+    purge()
+    page = operator.get("/admin/operations/").content.decode()
+    assert "Retention purge" in page
+    assert "retention purge" in page  # the indicator
+    assert "never" not in page  # every region has run

@@ -34,7 +34,8 @@ pytestmark = [
 def stack(tmp_path_factory):
     with live_stack(tmp_path_factory.mktemp("browser")) as live:
         live.manage("createtenant", "acme", "--owner", "alice", "--password", "alice-password-1", "--accept-dpa")
-        live.manage("createtenant", "rival", "--owner", "bob", "--password", "bob-password-1", "--accept-dpa")
+        live.manage("createtenant", "rival", "--owner", "bob", "--password", "bob-password-1", "--accept-dpa",
+                    "--region", "us")  # fmt: skip
         yield live
 
 
@@ -176,7 +177,7 @@ def test_signing_out_ends_the_session(browser, stack):
     assert "/accounts/login/" in page.url
 
 
-def test_the_console_renders_for_an_operator_and_refuses_a_tenant_user(browser, stack):
+def test_the_console_renders_for_an_operator_and_refuses_a_tenant_user(browser, stack, alice_task):
     stack.manage("shell", "-c", "from django.contrib.auth.models import User; "
                  "User.objects.create_superuser('operator', 'ops@example.com', 'operator-password-1')")  # fmt: skip
     page = browser.new_context().new_page()
@@ -195,6 +196,17 @@ def test_the_console_renders_for_an_operator_and_refuses_a_tenant_user(browser, 
         assert heading.lower() in page.content().lower(), path
         shot(page, "console" + path.replace("/", "-").rstrip("-"))
     assert page.get_by_text("Queue backlog", exact=False).is_visible()
+
+    page.goto(f"{stack.base}/admin/tenants/tenant/")
+    assert page.get_by_role("row", name="rival").get_by_text("United States").is_visible()
+    page.get_by_role("link", name="acme").click()
+    chart = page.get_by_role("img", name="Characters synthesized per day")
+    assert chart.is_visible()
+    heights = page.locator("rect.usage-bar").evaluate_all("(bars) => bars.map((bar) => bar.getBBox().height)")
+    assert len(heights) == 30
+    assert heights[-1] > 0  # alice's task of today
+    assert page.get_by_text("European Union").is_visible()  # the region, read-only
+    shot(page, "console-tenant")
 
     tenant_user = sign_in(browser, stack, "alice", "alice-password-1")
     tenant_user.goto(f"{stack.base}/admin/operations/")

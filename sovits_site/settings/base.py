@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from sovits_site import secrets as local_secrets
 
@@ -236,6 +237,20 @@ SIMPLE_JWT = {
 
 # --- Audio, storage and synthesis -----------------------------------------------
 STORAGE_ROOT = Path(env.str("STORAGE_ROOT", default=str(VAR_DIR / "storage"))).resolve()
+# Data regions. A tenant's region is fixed at creation: its files live under that
+# region's storage root and its jobs go to that region's queues, which only workers
+# started for the region (WORKER_REGIONS) consume. REGIONS are those this deployment
+# serves; each root defaults to a folder of STORAGE_ROOT and can be set on its own
+# (STORAGE_ROOT_EU=/mnt/eu-bucket).
+KNOWN_REGIONS = ("cn", "eu", "us")  # tenants.models.Region
+REGIONS = env.list("REGIONS", default=list(KNOWN_REGIONS))
+DEFAULT_REGION = env.str("DEFAULT_REGION", default="eu")
+if not set(REGIONS) <= set(KNOWN_REGIONS) or DEFAULT_REGION not in REGIONS:
+    raise ImproperlyConfigured(f"REGIONS must be among {KNOWN_REGIONS} and include DEFAULT_REGION")
+STORAGE_ROOTS = {
+    region: Path(env.str(f"STORAGE_ROOT_{region.upper()}", default=str(STORAGE_ROOT / region))).resolve()
+    for region in REGIONS
+}
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 REFERENCE_MIN_SECONDS = env.float("REFERENCE_MIN_SECONDS", default=3.0)
 REFERENCE_MAX_SECONDS = env.float("REFERENCE_MAX_SECONDS", default=30.0)

@@ -12,12 +12,25 @@ class UsageApi(APIView):
             name="Usage",
             fields={
                 "period_start": serializers.DateTimeField(),
-                "characters": serializers.IntegerField(),
+                "characters": serializers.IntegerField(help_text="Charged: failed and cancelled tasks are not"),
                 "tasks": serializers.IntegerField(),
                 "tasks_done": serializers.IntegerField(),
                 "voices": serializers.IntegerField(),
                 "quotas": serializers.DictField(
                     child=serializers.DictField(), help_text="Per quota: limit, used, remaining, resets_at"
+                ),
+                "daily": inline_serializer(
+                    name="UsageDay",
+                    many=True,
+                    fields={
+                        "day": serializers.DateField(),
+                        "tasks": serializers.IntegerField(),
+                        "done": serializers.IntegerField(),
+                        "failed": serializers.IntegerField(),
+                        "characters": serializers.IntegerField(),
+                        "audio_seconds": serializers.FloatField(),
+                    },
+                    help_text="The last 30 days (UTC), oldest first",
                 ),
             },
         )

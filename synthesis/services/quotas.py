@@ -5,7 +5,8 @@ FOR UPDATE), then counts current use from the rows themselves and inserts in
 the same transaction. Concurrent requests of one tenant therefore queue on the
 lock and exactly as many fit as the limit allows; other tenants are not
 blocked. Use is counted from the data (not from counters that could drift), so
-a task that fails or is cancelled gives its characters back by itself.
+a task that fails or is cancelled gives its characters back by itself. Tasks the
+retention purge has deleted this month count through the usage archive.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from django.utils import timezone
 
 from sovits_site.errors import ApiError
 from synthesis.models import Speaker, Task, TaskStatus
+from synthesis.services.usage import REFUNDED, archived_characters
 from tenants.models import Quota, Tenant
 
 ACTIVE = (TaskStatus.PENDING, TaskStatus.PROCESSING)
-REFUNDED = (TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,14 @@ def usage(tenant: Tenant, quota: Quota | None = None) -> dict[str, QuotaUse]:
         active=Count("id", filter=Q(status__in=ACTIVE)),
         result_bytes=Sum("result_bytes"),
     )
+    # Live rows first, then the archive: a purge moving a task in between is counted twice
+    # for one request (erring towards refusing), never missed.
+    characters = (tasks["characters"] or 0) + archived_characters(tenant, month.date())
     voices = Speaker.objects.filter(tenant=tenant, deleted_at__isnull=True).aggregate(
         count=Count("id"), bytes=Sum("reference_bytes")
     )
     return {
-        "monthly_characters": QuotaUse(
-            "monthly_characters", quota.monthly_characters, tasks["characters"] or 0, _next_month(now)
-        ),
+        "monthly_characters": QuotaUse("monthly_characters", quota.monthly_characters, characters, _next_month(now)),
         "daily_tasks": QuotaUse("daily_tasks", quota.daily_tasks, tasks["today"], day + timedelta(days=1)),
         "concurrent_tasks": QuotaUse("concurrent_tasks", quota.concurrent_tasks, tasks["active"], None),
         "voices": QuotaUse("voices", quota.voices, voices["count"], None),

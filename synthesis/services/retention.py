@@ -3,8 +3,13 @@
 - tasks (texts, results, webhook records) older than the tenant's 7 or 30 days;
 - rows of deleted voices once no task refers to them (their audio went at deletion);
 - idempotency records past their TTL;
+- data-subject exports once their link's week is over;
 - files in the storage that no row refers to (orphans of crashes or races),
   once they are older than a grace period, so a write in flight is never taken.
+
+Tasks leave their counts in the usage archive (synthesis.services.usage), so
+quotas and usage charts do not forget them. Each region is purged on its own
+(its job runs on the region's queue) and walks only its own storage root.
 
 Signed result URLs are stateless (they expire by signature), so none are stored
 to purge. Every step deletes by id and tolerates missing files, so a purge is
@@ -20,12 +25,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from synthesis import storage
+from synthesis import operations, storage
 from synthesis.models import Batch, IdempotencyRecord, Speaker, Task, TaskStatus
-from tenants.models import Tenant
+from synthesis.services import usage
+from synthesis.services.subject_requests import EXPORT_LINK_TTL
+from tenants.models import SubjectRequest, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +46,7 @@ class PurgeReport:
     tasks: list[str] = field(default_factory=list)
     voices: list[str] = field(default_factory=list)
     idempotency_records: int = 0
+    exports: list[str] = field(default_factory=list)
     orphan_files: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -45,60 +54,84 @@ class PurgeReport:
             "tasks": len(self.tasks),
             "voices": len(self.voices),
             "idempotency_records": self.idempotency_records,
+            "exports": len(self.exports),
             "orphan_files": len(self.orphan_files),
         }
 
 
-def _expired_tasks(now: datetime):
-    for tenant in Tenant.objects.all():
+def _expired_tasks(now: datetime, tenants):
+    for tenant in tenants:
         cutoff = now - timedelta(days=tenant.retention_days)
         yield from Task.objects.filter(tenant=tenant, created_at__lt=cutoff).exclude(status__in=_ACTIVE)
 
 
-def _orphans(now: datetime) -> list[Path]:
-    root = Path(settings.STORAGE_ROOT)
-    if not root.exists():
-        return []
+def _orphans(region: str) -> list[Path]:
     referenced = set()
     for row in Speaker.objects.values_list("reference_key", "profile_key"):
         referenced.update(key for key in row if key)
     referenced.update(Task.objects.exclude(result_key="").values_list("result_key", flat=True))
+    referenced.update(SubjectRequest.objects.exclude(export_key="").values_list("export_key", flat=True))
     too_young = time.time() - ORPHAN_GRACE.total_seconds()
     return [
         path
-        for path in root.rglob("*")
-        if path.is_file() and path.relative_to(root).as_posix() not in referenced and path.stat().st_mtime < too_young
+        for key, path in storage.region_files(region)
+        if key not in referenced and not path.name.endswith(".tmp") and path.stat().st_mtime < too_young
     ]
 
 
-def purge(*, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
+def _task_delete(task: Task) -> bool:
+    """Delete the task, counting it in the usage archive in the same transaction. False
+    if another purge got there first, so nothing is counted twice."""
+    with transaction.atomic():
+        _, deleted = Task.objects.filter(id=task.id).delete()
+        if not deleted.get(Task._meta.label):
+            return False
+        usage.archive(task)
+        IdempotencyRecord.objects.filter(resource_id=task.id).delete()
+    if task.result_key:  # after the commit: a failed deletion leaves an orphan, never a dangling row
+        storage.delete(object_key=task.result_key)
+    return True
+
+
+def purge(*, region: str | None = None, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
+    """Purge what the policies say must go, in ``region`` (every served region if None)."""
     now = now or timezone.now()
+    regions = [region] if region else list(settings.REGIONS)
+    tenants = Tenant.objects.filter(region__in=regions)
     report = PurgeReport()
-    for task in _expired_tasks(now):
-        report.tasks.append(str(task.id))
-        if not dry_run:
-            if task.result_key:
-                storage.delete(object_key=task.result_key)
-            IdempotencyRecord.objects.filter(resource_id=task.id).delete()
-            Task.objects.filter(id=task.id).delete()
-    deleted_voices = Speaker.objects.filter(deleted_at__isnull=False).exclude(
+    for task in _expired_tasks(now, tenants):
+        if dry_run or _task_delete(task):
+            report.tasks.append(str(task.id))
+    deleted_voices = Speaker.objects.filter(tenant__in=tenants, deleted_at__isnull=False).exclude(
         Exists(Task.objects.filter(speaker=OuterRef("pk")))
     )
     for speaker in deleted_voices:
         report.voices.append(str(speaker.id))
         if not dry_run:
+            Speaker.objects.filter(id=speaker.id).delete()
             for key in (speaker.reference_key, speaker.profile_key):
                 if key:
                     storage.delete(object_key=key)
-            Speaker.objects.filter(id=speaker.id).delete()
-    stale = IdempotencyRecord.objects.filter(created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS))
+    stale = IdempotencyRecord.objects.filter(
+        tenant__in=tenants, created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+    )
     report.idempotency_records = stale.count()
-    for path in _orphans(now):
-        report.orphan_files.append(str(path))
+    expired_exports = SubjectRequest.objects.filter(tenant__in=tenants, completed_at__lt=now - EXPORT_LINK_TTL).exclude(
+        export_key=""
+    )
+    for request in expired_exports:
+        report.exports.append(str(request.id))
         if not dry_run:
-            path.unlink(missing_ok=True)
+            SubjectRequest.objects.filter(id=request.id).update(export_key="")
+            storage.delete(object_key=request.export_key)
+    for name in regions:
+        for path in _orphans(name):
+            report.orphan_files.append(str(path))
+            if not dry_run:
+                path.unlink(missing_ok=True)
     if not dry_run:
         stale.delete()
-        Batch.objects.exclude(Exists(Task.objects.filter(batch=OuterRef("pk")))).delete()
-    logger.info("retention purge%s: %s", " (dry run)" if dry_run else "", report.counts())
+        Batch.objects.filter(tenant__in=tenants).exclude(Exists(Task.objects.filter(batch=OuterRef("pk")))).delete()
+        operations.count_purge(regions=regions, counts=report.counts())
+    logger.info("retention purge of %s%s: %s", ",".join(regions), " (dry run)" if dry_run else "", report.counts())
     return report

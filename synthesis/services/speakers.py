@@ -99,9 +99,9 @@ def safe_filename(name: str) -> str:
 
 
 def _enqueue_profile(speaker: Speaker) -> None:
-    from synthesis.actors import extract_profile
+    from synthesis.actors import actor_for
 
-    extract_profile.send(str(speaker.id))
+    actor_for("profile", speaker.tenant.region).send(str(speaker.id))
 
 
 def speaker_profile_extract(*, speaker_id) -> None:

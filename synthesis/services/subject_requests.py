@@ -18,9 +18,7 @@ import logging
 import shutil
 import zipfile
 from datetime import timedelta
-from pathlib import Path
 
-from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
@@ -57,9 +55,9 @@ def request_create(*, tenant: Tenant, kind: str, speaker_ids: list, subject: str
 
 
 def _enqueue(request: SubjectRequest) -> None:
-    from synthesis.actors import work_subject_request
+    from synthesis.actors import actor_for
 
-    work_subject_request.send(str(request.id))
+    actor_for("subject_request", request.tenant.region).send(str(request.id))
 
 
 def request_work(*, request_id) -> None:
@@ -164,7 +162,7 @@ def _erase_voices(tenant: Tenant, speaker_ids: list) -> None:
 def _erase_tenant(tenant: Tenant) -> None:
     # Crypto-shredding first: without its data key, no copy of the tenant's files can be read.
     Tenant.objects.filter(id=tenant.id).update(wrapped_data_key=b"")
-    root = Path(settings.STORAGE_ROOT) / str(tenant.id)
+    root = storage.tenant_root(tenant)
     Task.objects.filter(tenant=tenant).delete()
     Speaker.objects.filter(tenant=tenant).delete()
     shutil.rmtree(root, ignore_errors=True)

@@ -162,14 +162,14 @@ def batch_create(*, tenant: Tenant, requests: list[dict], priority: int = 0, cal
 def _enqueue_task(task: Task) -> None:
     from synthesis.actors import actor_for
 
-    actor_for("task", task.priority).send(str(task.id))
+    actor_for("task_high" if task.priority else "task", task.tenant.region).send(str(task.id))
     publish_task(task)
 
 
 def _enqueue_batch(batch: Batch, tasks: list[Task]) -> None:
     from synthesis.actors import actor_for
 
-    actor_for("batch", batch.priority).send(str(batch.id))
+    actor_for("batch_high" if batch.priority else "batch", batch.tenant.region).send(str(batch.id))
     for task in tasks:
         publish_task(task)
 

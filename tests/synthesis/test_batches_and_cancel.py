@@ -114,11 +114,3 @@ def test_a_processing_task_stops_at_the_next_sentence(tenant_a, voice, worker):
     assert task.status == TaskStatus.CANCELLED
     assert task.progress < 100
     assert not task.result_key
-
-
-def test_priority_tasks_go_to_the_reserved_queue(tenant_a, voice):
-    from synthesis.actors import HIGH_QUEUE, NORMAL_QUEUE, actor_for
-
-    assert actor_for("task", 1).queue_name == HIGH_QUEUE
-    assert actor_for("task", 0).queue_name == NORMAL_QUEUE
-    assert actor_for("batch", 1).queue_name == HIGH_QUEUE

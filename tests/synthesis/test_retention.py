@@ -74,3 +74,85 @@ def test_active_tasks_are_never_purged(tenant_a):
     task_id = tenant_a.create_task(voice).json()["id"]  # PENDING
     age(task_id, 400)
     assert purge().tasks == []
+
+
+def test_purged_tasks_still_count_in_the_monthly_quota_and_usage(tenant_a):
+    """A 7-day policy must not hand back the characters of tasks it purged mid-month."""
+    tenant_a.tenant.retention_days = 7
+    tenant_a.tenant.save()
+    voice = tenant_a.ready_voice()
+    done, failed = (tenant_a.create_task(voice, text=text).json()["id"] for text in ("Twelve chars", "Not charged."))
+    month_start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    Task.objects.filter(id=done).update(status=TaskStatus.DONE, created_at=month_start, duration_seconds=1.5)
+    Task.objects.filter(id=failed).update(status=TaskStatus.FAILED, created_at=month_start)
+    before = tenant_a.client.get("/api/v1/usage").json()
+
+    report = purge(now=month_start + timedelta(days=8))
+
+    assert sorted(report.tasks) == sorted([done, failed])
+    after = tenant_a.client.get("/api/v1/usage").json()
+    assert after["quotas"]["monthly_characters"]["used"] == before["quotas"]["monthly_characters"]["used"] == 12
+    assert (after["characters"], after["tasks"], after["tasks_done"]) == (12, 2, 1)
+    daily = {day["day"]: day for day in after["daily"]}
+    first = month_start.date().isoformat()
+    if first in daily:  # inside the 30-day window, except on a month's 31st
+        expected = {"day": first, "tasks": 2, "done": 1, "failed": 1, "characters": 12, "audio_seconds": 1.5}
+        assert daily[first] == expected
+    assert purge(now=month_start + timedelta(days=8)).tasks == []  # nothing counted twice
+    assert tenant_a.client.get("/api/v1/usage").json()["characters"] == 12
+
+
+def test_the_daily_usage_covers_thirty_days_ending_today(tenant_a):
+    voice = tenant_a.ready_voice()
+    tenant_a.create_task(voice, text="Counted today.")
+    daily = tenant_a.client.get("/api/v1/usage").json()["daily"]
+    assert len(daily) == 30
+    assert daily[-1]["day"] == timezone.now().date().isoformat()
+    assert daily[0]["day"] == (timezone.now() - timedelta(days=29)).date().isoformat()
+    assert daily[-1]["tasks"] == 1
+    assert daily[-1]["characters"] == len("Counted today.")
+    assert sum(day["tasks"] for day in daily) == 1
+
+
+def test_a_purge_is_counted_in_the_metrics(tenant_a):
+    from synthesis import operations
+
+    voice = tenant_a.ready_voice()
+    task_id = tenant_a.create_task(voice).json()["id"]
+    Task.objects.filter(id=task_id).update(status=TaskStatus.DONE)
+    age(task_id, 40)
+    before = operations.purge_metrics()
+    purge(dry_run=True)
+    assert operations.purge_metrics()["totals"] == before["totals"]  # a dry run counts nothing
+    purge()
+    after = operations.purge_metrics()
+    assert after["totals"]["runs"] == before["totals"]["runs"] + 1
+    assert after["totals"]["tasks"] == before["totals"]["tasks"] + 1
+    assert all(at is not None for at in after["last_run"].values())
+    hours = next(i for i in operations.indicators() if "retention purge" in i.name)
+    assert hours.value is not None
+    assert hours.value < 0.1
+    assert not hours.alerting
+
+
+def test_exports_go_when_their_link_week_is_over_and_not_before(tenant_a):
+    from tenants.models import SubjectRequest
+
+    def export(completed_days_ago: float) -> SubjectRequest:
+        key = storage.put(tenant=tenant_a.tenant, kind="exports", data=b"PK zip")
+        long_ago = time.time() - 7200  # older than the orphan grace: only the row keeps it
+        os.utime(storage._path(key), (long_ago, long_ago))
+        return SubjectRequest.objects.create(
+            tenant=tenant_a.tenant, tenant_slug=tenant_a.tenant.slug, kind="access", status="DONE",
+            export_key=key, due_at=timezone.now(), completed_at=timezone.now() - timedelta(days=completed_days_ago),
+        )  # fmt: skip
+
+    old, fresh = export(8), export(2)
+    old_file = storage._path(old.export_key)
+    report = purge()
+    assert report.exports == [str(old.id)]
+    old.refresh_from_db()
+    assert old.export_key == ""
+    assert not old_file.exists()
+    assert storage._path(fresh.export_key).exists()
+    assert str(storage._path(fresh.export_key)) not in report.orphan_files

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from synthesis.services.retention import purge
@@ -8,11 +9,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="List what would go, delete nothing")
+        parser.add_argument("--region", choices=settings.REGIONS, help="Only this region (default: every region)")
 
-    def handle(self, *args, dry_run, **options):
-        report = purge(dry_run=dry_run)
+    def handle(self, *args, dry_run, region=None, **options):
+        report = purge(dry_run=dry_run, region=region)
         verb = "Would purge" if dry_run else "Purged"
-        for kind, items in (("task", report.tasks), ("voice", report.voices), ("orphan file", report.orphan_files)):
+        listed = (
+            ("task", report.tasks),
+            ("voice", report.voices),
+            ("export", report.exports),
+            ("orphan file", report.orphan_files),
+        )
+        for kind, items in listed:
             for item in items:
                 self.stdout.write(f"{verb} {kind} {item}")
         self.stdout.write(f"{verb}: {report.counts()}")

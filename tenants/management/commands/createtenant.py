@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
@@ -17,12 +18,18 @@ class Command(BaseCommand):
         parser.add_argument("--password", required=True, help="Password of the owner account")
         parser.add_argument("--name", help="Display name (defaults to the slug)")
         parser.add_argument(
+            "--region",
+            choices=settings.REGIONS,
+            default=settings.DEFAULT_REGION,
+            help="Data region for the tenant's files and jobs, fixed for good (default: %(default)s)",
+        )
+        parser.add_argument(
             "--accept-dpa",
             action="store_true",
             help="Record the owner's acceptance of the current DPA (scripts)",
         )
 
-    def handle(self, *args, slug, owner, password, name=None, accept_dpa=False, **options):
+    def handle(self, *args, slug, owner, password, name=None, region=None, accept_dpa=False, **options):
         if slugify(slug) != slug:
             raise CommandError(f"{slug!r} is not a valid slug (lowercase letters, digits, '-' and '_')")
         if Tenant.objects.filter(slug=slug).exists():
@@ -30,11 +37,12 @@ class Command(BaseCommand):
         if get_user_model().objects.filter(username=owner).exists():
             raise CommandError(f"User {owner!r} already exists")
         try:
-            tenant = tenant_create(slug=slug, name=name)
+            tenant = tenant_create(slug=slug, name=name, region=region)
             membership = member_create(tenant=tenant, username=owner, password=password, role=Role.OWNER)
             if accept_dpa:
                 dpa.accept(tenant=tenant, user=membership.user)
         except IntegrityError as exc:
             raise CommandError(f"Could not create tenant: {exc}") from exc
-        self.stdout.write(self.style.SUCCESS(f"Created tenant {slug!r} ({tenant.id}) with owner {owner!r}"))
+        created = f"Created tenant {slug!r} ({tenant.id}) in region {tenant.region} with owner {owner!r}"
+        self.stdout.write(self.style.SUCCESS(created))
         self.stdout.write(f"Next: python manage.py createapikey --tenant {slug}")

@@ -1,0 +1,127 @@
+"""Data regions: a tenant's files stay under its region's storage root and its jobs on
+its region's queues, which only workers started for that region consume."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import dramatiq
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from deploy import stack
+from synthesis import queues, storage
+from synthesis.models import Speaker, Task, TaskStatus
+from synthesis.services.retention import purge
+from tenants.models import Tenant
+from tests.conftest import TenantWorld, wait_for_task
+
+
+@pytest.fixture
+def tenant_us(db) -> TenantWorld:
+    return TenantWorld("usco", region="us")
+
+
+def test_each_tenants_files_are_under_its_regions_root_only(tenant_a, tenant_us):
+    assert tenant_a.tenant.region == settings.DEFAULT_REGION == "eu"
+    for world in (tenant_a, tenant_us):
+        speaker = Speaker.objects.get(id=world.ready_voice())
+        region = world.tenant.region
+        for key in (speaker.reference_key, speaker.profile_key):
+            assert key.startswith(f"{region}/{world.tenant.id}/")
+            assert settings.STORAGE_ROOTS[region] in storage._path(key).parents
+    assert (settings.STORAGE_ROOTS["us"] / str(tenant_us.tenant.id)).is_dir()
+    assert not (settings.STORAGE_ROOTS["eu"] / str(tenant_us.tenant.id)).exists()
+    assert not (settings.STORAGE_ROOTS["us"] / str(tenant_a.tenant.id)).exists()
+    assert not (settings.STORAGE_ROOTS["cn"] / str(tenant_a.tenant.id)).exists()
+
+
+def test_a_file_copied_into_another_region_does_not_decrypt(tenant_a):
+    key = storage.put(tenant=tenant_a.tenant, kind="results", data=b"voice data")
+    moved = "us/" + key.partition("/")[2]
+    storage._path(moved).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(storage._path(key), storage._path(moved))
+    assert storage.get(tenant=tenant_a.tenant, object_key=key) == b"voice data"
+    with pytest.raises(storage.StorageError, match="cannot be decrypted"):
+        storage.get(tenant=tenant_a.tenant, object_key=moved)
+
+
+def test_objects_stored_before_regions_existed_still_read(tenant_a):
+    legacy_key = f"{tenant_a.tenant.id}/results/{'a' * 32}.bin"  # the layout without a region
+    nonce = os.urandom(12)
+    sealed = storage.MAGIC + nonce + storage._aead(tenant_a.tenant).encrypt(nonce, b"old", legacy_key.encode())
+    path = settings.STORAGE_ROOT / legacy_key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(sealed)
+    assert storage.get(tenant=tenant_a.tenant, object_key=legacy_key) == b"old"
+
+
+def test_a_region_worker_runs_only_its_regions_tasks(transactional_db, tenant_a, tenant_us):
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    eu_voice, us_voice = tenant_a.ready_voice(), tenant_us.ready_voice()
+    eu_worker = dramatiq.Worker(broker, queues=set(queues.of_regions(["eu"])), worker_threads=1, worker_timeout=100)
+    eu_worker.start()
+    try:
+        us_task = tenant_us.create_task(us_voice, text="Stay in America.").json()["id"]
+        eu_tasks = [
+            tenant_a.create_task(eu_voice, text="Stay in Europe.").json()["id"],
+            tenant_a.create_task(eu_voice, text="Urgent, in Europe.", priority=1).json()["id"],
+        ]
+        assert [wait_for_task(task_id).status for task_id in eu_tasks] == [TaskStatus.DONE] * 2
+        time.sleep(1)  # the us task was queued first: an eu worker would have taken it by now
+        assert Task.objects.get(id=us_task).status == TaskStatus.PENDING
+    finally:
+        eu_worker.stop()
+    us_worker = dramatiq.Worker(broker, queues=set(queues.of_regions(["us"])), worker_threads=1, worker_timeout=100)
+    us_worker.start()
+    try:
+        task = wait_for_task(us_task)
+    finally:
+        us_worker.stop()
+        broker.flush_all()
+    assert task.status == TaskStatus.DONE
+    assert task.result_key.startswith(f"us/{tenant_us.tenant.id}/results/")
+
+
+def test_a_worker_started_for_a_region_listens_to_its_queues_only():
+    env = {**stack._env(), "WORKER_REGIONS": "us"}
+    commands = dict(stack._commands(env, "worker"))
+    for name in ("worker", "worker-high"):
+        listened = commands[name][commands[name].index("--queues") + 1 :]
+        assert listened
+        assert all(queue.startswith("us.") for queue in listened), listened
+    assert set(commands["worker"][commands["worker"].index("--queues") + 1 :]) == {
+        "us.synthesis", "us.synthesis.high", "us.profiles", "us.webhooks", "us.maintenance",
+    }  # fmt: skip
+    assert commands["worker-high"][-1] == "us.synthesis.high"
+    everywhere = dict(stack._commands({**stack._env(), "WORKER_REGIONS": ""}, "worker"))["worker"]
+    assert {"cn.synthesis", "eu.synthesis", "us.synthesis"} <= set(everywhere)
+
+
+def test_purging_one_region_leaves_the_others_alone(tenant_a, tenant_us):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ids = {}
+    for world in (tenant_a, tenant_us):
+        task_id = world.create_task(world.ready_voice()).json()["id"]
+        Task.objects.filter(id=task_id).update(status=TaskStatus.DONE, created_at=timezone.now() - timedelta(days=40))
+        ids[world.tenant.region] = task_id
+    assert purge(region="us").tasks == [ids["us"]]
+    assert Task.objects.filter(id=ids["eu"]).exists()
+    assert purge(region="eu").tasks == [ids["eu"]]
+
+
+def test_the_region_is_chosen_at_creation(db, capsys):
+    call_command("createtenant", "sino", "--owner", "li", "--password", "pw-li-1", "--region", "cn")
+    assert Tenant.objects.get(slug="sino").region == "cn"
+    assert "in region cn" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command("createtenant", "mars", "--owner", "m", "--password", "pw-m-1", "--region", "mars")
+    call_command("createtenant", "plain", "--owner", "p", "--password", "pw-p-1")
+    assert Tenant.objects.get(slug="plain").region == settings.DEFAULT_REGION
