@@ -19,6 +19,7 @@ start one side only, as the container image does; the default is everything.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
 import subprocess
@@ -32,6 +33,12 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
 from synthesis import queues  # noqa: E402 - needs ROOT on the path; Django-free
+
+# Dramatiq gives running jobs this long to finish, then kills its worker processes
+# itself (their messages are redelivered); the stack's own grace is longer, so it
+# never kills a Dramatiq parent and orphans its workers.
+_WORKER_SHUTDOWN_MS = "10000"
+_STOP_GRACE_SECONDS = 20
 
 
 def _worker_regions(env: dict[str, str]) -> list[str]:
@@ -125,6 +132,8 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 env["WORKER_PROCESSES"],
                 "--threads",
                 env["WORKER_THREADS"],
+                "--worker-shutdown-timeout",
+                _WORKER_SHUTDOWN_MS,
                 "--queues",
                 *queues.of_regions(regions),
             ],
@@ -139,6 +148,8 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 "1",
                 "--threads",
                 "1",
+                "--worker-shutdown-timeout",
+                _WORKER_SHUTDOWN_MS,
                 "--queues",
                 *queues.of_regions(regions, (queues.SYNTHESIS_HIGH,)),
             ],
@@ -176,16 +187,34 @@ def _healthy(url: str) -> bool:
 
 
 def _stop(procs: dict[str, subprocess.Popen]) -> None:
-    for proc in reversed(list(procs.values())):
+    """Stop the services, then Redis: workers finishing their jobs still need the broker."""
+    services = [proc for name, proc in procs.items() if name != "redis"]
+    _terminate(services, grace=_STOP_GRACE_SECONDS)
+    _terminate([procs["redis"]] if "redis" in procs else [], grace=10)
+
+
+def _terminate(procs: list[subprocess.Popen], *, grace: float) -> None:
+    for proc in procs:
         if proc.poll() is None:
             proc.terminate()
-    deadline = time.monotonic() + 15
-    for proc in procs.values():
+    deadline = time.monotonic() + grace
+    for proc in procs:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child: its own session, so Ctrl-C (sent to the terminal's process group) does
+    not stop Redis before the workers; and on Linux, SIGTERM if the stack itself dies."""
+    os.setsid()
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+_LIBC = ctypes.CDLL(None) if sys.platform == "linux" else None  # loaded before any fork
 
 
 def main() -> int:
@@ -209,7 +238,9 @@ def main() -> int:
     url = f"http://{env['BIND_HOST']}:{env['PORT']}"
     try:
         for name, argv in _commands(env, role):
-            procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env)
+            procs[name] = subprocess.Popen(
+                argv, cwd=ROOT, env=env, preexec_fn=_die_with_parent if name == "redis" else None
+            )
             if name == "redis":
                 _wait_for_redis(f"{env['VAR_DIR']}/redis.sock", procs)
         announced = False

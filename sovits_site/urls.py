@@ -50,6 +50,7 @@ urlpatterns = [
     path("synthesize/", AppPage.as_view(page="synthesize"), name="page-synthesize"),
     path("history/", AppPage.as_view(page="history"), name="page-history"),
     path("keys/", AppPage.as_view(page="keys", admin_only=True), name="page-keys"),
+    path("privacy/", AppPage.as_view(page="privacy", owner_only=True), name="page-privacy"),
     path("dpa/", DpaPage.as_view(), name="page-dpa"),
 ]
 

@@ -4,10 +4,11 @@ from django.urls import path
 
 from synthesis import operations
 from synthesis.models import Batch, Speaker, Task, WebhookDelivery
+from tenants.admin_audit import AuditedAdmin
 
 
 @admin.register(Speaker)
-class SpeakerAdmin(admin.ModelAdmin):
+class SpeakerAdmin(AuditedAdmin):
     list_display = ("name", "tenant", "language", "status", "created_at", "deleted_at")
     list_filter = ("status", "language")
     exclude = ("reference_text",)
@@ -15,7 +16,7 @@ class SpeakerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(AuditedAdmin):
     list_display = ("id", "tenant", "status", "progress", "priority", "created_at", "finished_at")
     list_filter = ("status", "priority")
     exclude = ("text",)  # personal data: operators see the numbers, not the words
@@ -24,8 +25,8 @@ class TaskAdmin(admin.ModelAdmin):
         return False
 
 
-admin.site.register(Batch)
-admin.site.register(WebhookDelivery)
+admin.site.register(Batch, AuditedAdmin)
+admin.site.register(WebhookDelivery, AuditedAdmin)
 
 
 def operations_view(request):

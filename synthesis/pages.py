@@ -17,6 +17,7 @@ from tenants.models import Membership, Role
 class AppPage(LoginRequiredMixin, TemplateView):
     page = ""
     admin_only = False
+    owner_only = False
 
     def get_template_names(self) -> list[str]:
         return [f"app/{self.page}.html"]
@@ -27,6 +28,8 @@ class AppPage(LoginRequiredMixin, TemplateView):
             raise PermissionDenied("This account belongs to no tenant")
         if self.admin_only and membership.role not in (Role.OWNER, Role.ADMIN):
             raise PermissionDenied("Only owners and admins manage API keys")
+        if self.owner_only and membership.role != Role.OWNER:
+            raise PermissionDenied("Only the workspace's owner files privacy requests")
         return super().get_context_data(
             tenant=membership.tenant,
             role=membership.role,

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from sovits_site.middleware import client_ip
 from tenants import dpa, keys
+from tenants.admin_audit import AuditedAdmin
 from tenants.models import ApiKey, AuditEvent, Membership, Quota, Region, SubjectRequest, Tenant
 from tenants.services import api_key_revoke, audit_record
 
@@ -29,18 +30,23 @@ def usage_chart(days: list[dict], *, width: int = 600, height: int = 120) -> dic
         "width": width,
         "height": height,
         "peak": peak if any(day["characters"] for day in days) else 0,
+        "first_day": days[0]["day"] if days else "",
         "characters": sum(day["characters"] for day in days),
         "tasks": sum(day["tasks"] for day in days),
     }
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(AuditedAdmin):
     list_display = ("slug", "name", "region", "retention_days", "dpa_status", "created_at")
     list_filter = ("region", "retention_days")
     search_fields = ("slug", "name")
     exclude = ("wrapped_data_key", "webhook_secret")
     inlines = [QuotaInline]
+
+    def has_delete_permission(self, request, obj=None):
+        # Erasing a tenant destroys its data key first: file a tenant_erasure request instead.
+        return False
 
     def get_readonly_fields(self, request, obj=None):
         # A tenant's files and queues are in its region: it is chosen once, at creation.
@@ -83,13 +89,13 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedAdmin):
     list_display = ("user", "tenant", "role", "created_at")
     list_filter = ("role",)
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditedAdmin):
     list_display = ("prefix", "name", "tenant", "created_at", "last_used_at", "expires_at", "revoked_at")
     readonly_fields = ("prefix", "digest", "created_at", "last_used_at")
     actions = ["revoke"]
@@ -119,7 +125,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubjectRequest)
-class SubjectRequestAdmin(admin.ModelAdmin):
+class SubjectRequestAdmin(AuditedAdmin):
     """The data-subject request queue, soonest due first."""
 
     list_display = ("created_at", "tenant_slug", "kind", "subject", "status", "due_at", "completed_at")

@@ -69,7 +69,7 @@ def test_the_tenant_page_shows_region_usage_chart_retention_and_dpa(operator, te
     page = operator.get(f"/admin/tenants/tenant/{tenant_a.tenant.id}/change/").content.decode()
     assert "Usage, last 30 days" in page
     assert page.count('class="usage-bar"') == 30
-    assert "30 characters in 1 tasks" in page
+    assert "30 characters in 1 task;" in page
     assert "European Union" in page  # the region, shown read-only
     assert 'name="region"' not in page  # fixed at creation: no field to change it
     assert 'name="retention_days"' in page
@@ -95,6 +95,28 @@ def test_an_operator_can_create_a_tenant_in_a_region(operator):
     key = storage.put(tenant=tenant, kind="results", data=b"works")  # it got a data key
     assert key.startswith(f"us/{tenant.id}/")
     assert storage.get(tenant=tenant, object_key=key) == b"works"
+    created = AuditEvent.objects.get(action="tenant.created_by_operator", tenant=tenant)
+    assert created.actor_label == "operator"
+    assert "region" in created.details["fields"]
+
+
+def test_a_retention_change_is_audited_and_tenants_are_not_deleted_here(operator, tenant_a):
+    page = f"/admin/tenants/tenant/{tenant_a.tenant.id}/change/"
+    quota = tenant_a.tenant.quota
+    form = {
+        "slug": "alpha", "name": "alpha", "retention_days": "7",
+        "quota-TOTAL_FORMS": "1", "quota-INITIAL_FORMS": "1", "quota-MIN_NUM_FORMS": "0", "quota-MAX_NUM_FORMS": "1",
+        "quota-0-id": str(quota.pk), "quota-0-tenant": str(tenant_a.tenant.id),
+        **{f"quota-0-{name}": str(getattr(quota, name)) for name in (
+            "monthly_characters", "daily_tasks", "concurrent_tasks", "voices", "stored_bytes", "requests_per_minute")},
+    }  # fmt: skip
+    response = operator.post(page, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    tenant_a.tenant.refresh_from_db()
+    assert (tenant_a.tenant.retention_days, tenant_a.tenant.region) == (7, "eu")
+    event = AuditEvent.objects.get(action="tenant.changed_by_operator", tenant=tenant_a.tenant)
+    assert event.details["fields"] == ["retention_days"]
+    assert operator.get(f"/admin/tenants/tenant/{tenant_a.tenant.id}/delete/").status_code == 403
 
 
 def test_the_operations_page_counts_purges(operator):

@@ -222,3 +222,24 @@ OPEN_SOCKET = """(taskId) => new Promise((resolve) => {
     ws.onclose = (event) => resolve({opened, code: event.code, messages});
     setTimeout(() => resolve({opened, timeout: true, messages}), 10000);
 })"""
+
+
+def test_an_owner_files_an_access_request_and_downloads_the_export(browser, stack, alice_task):
+    import io
+    import zipfile
+
+    page = sign_in(browser, stack, "alice", "alice-password-1")
+    page.get_by_role("link", name="Privacy").click()
+    page.get_by_label("Request", exact=True).select_option("access")
+    page.get_by_label("Who it is about").fill("The speaker of the API voice")
+    page.get_by_label("api voice").check()
+    page.get_by_role("button", name="File request").click()
+    link = page.get_by_role("link", name="Download export")
+    link.wait_for(timeout=60_000)  # the job runs on the worker; the page polls until it is done
+    assert page.get_by_text("DONE").first.is_visible()
+    shot(page, "privacy")
+    export = page.request.get(link.get_attribute("href"))
+    assert export.status == 200
+    names = zipfile.ZipFile(io.BytesIO(export.body())).namelist()
+    assert "subject.json" in names
+    assert any(name.startswith("voices/") for name in names), names

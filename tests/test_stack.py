@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
 import time
 
 import httpx
@@ -80,5 +81,13 @@ def test_make_run_stack_serves_the_whole_flow_and_stops_cleanly(stack):
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
     assert proc.wait(timeout=30) == 0
     time.sleep(0.5)
-    with pytest.raises(ProcessLookupError):
+    left = subprocess.run(["ps", "-o", "pid,ppid,etime,args", "-g", str(proc.pid)], capture_output=True, text=True)
+    try:
         os.killpg(proc.pid, 0)  # no process of the stack is left
+    except ProcessLookupError:
+        pass
+    else:
+        pytest.fail(f"processes left after the stack exited:\n{left.stdout}")
+    # Redis runs in a session of its own (it must outlive the workers); it is stopped last.
+    redis_left = subprocess.run(["pgrep", "-f", f"{stack['var']}/redis.sock"], capture_output=True, text=True)
+    assert redis_left.stdout == "", "the embedded Redis outlived the stack"
