@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from sovits_site import handlers
 from synthesis.api.compat import OpenAISpeechApi, TtsApi
+from synthesis.metrics import metrics_view
 from synthesis.pages import AppPage, DpaPage
 from tenants.api import (
     ApiKeyListCreateApi,
@@ -37,6 +38,7 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     # Drop-in endpoints for GPT-SoVITS and OpenAI clients.
     path("tts", TtsApi.as_view(), name="compat-tts"),
     path("v1/audio/speech", OpenAISpeechApi.as_view(), name="compat-openai-speech"),

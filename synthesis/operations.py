@@ -20,6 +20,7 @@ _PURGE = "metrics:purge"
 @dataclass(frozen=True)
 class Indicator:
     name: str
+    metric: str  # its Prometheus name, after "sovits_"
     value: float | None
     unit: str
     threshold: float
@@ -53,6 +54,11 @@ def count_purge(*, regions: list[str], counts: dict[str, int]) -> None:
         cache.set(f"{_PURGE}:last:{region}", timezone.now(), timeout=None)
 
 
+def profile_cache_counts() -> tuple[int, int]:
+    """(hits, misses) counted by every worker since the counters started."""
+    return cache.get(_HITS, 0), cache.get(_MISSES, 0)
+
+
 def purge_metrics() -> dict:
     """Totals since the counters started, and the last run per served region (None: never)."""
     names = ("runs", "tasks", "voices", "idempotency_records", "exports", "orphan_files")
@@ -78,15 +84,17 @@ def indicators() -> list[Indicator]:
         .annotate(took=ExpressionWrapper(F("finished_at") - F("created_at"), output_field=DurationField()))
         .aggregate(avg=Avg("took"))["avg"]
     )
-    hits, misses = cache.get(_HITS, 0), cache.get(_MISSES, 0)
+    hits, misses = profile_cache_counts()
+    backlog = Task.objects.filter(status=TaskStatus.PENDING).count()
+    hit_rate = round(100 * hits / (hits + misses), 1) if hits + misses else None
+    error_rate = round(100 * counts["failed"] / counts["total"], 1) if counts["total"] else None
     return [
-        Indicator("Queue backlog (pending tasks)", Task.objects.filter(status=TaskStatus.PENDING).count(), "tasks",
-                  50, True),
-        Indicator("Average synthesis latency (last hour)", latency.total_seconds() if latency else None, "s", 5, True),
-        Indicator("Profile cache hit rate", round(100 * hits / (hits + misses), 1) if hits + misses else None, "%",
-                  85, False),
-        Indicator("Error rate (last hour)",
-                  round(100 * counts["failed"] / counts["total"], 1) if counts["total"] else None, "%", 2, True),
+        Indicator("Queue backlog (pending tasks)", "queue_backlog_tasks", backlog, "tasks", 50, True),
+        Indicator("Average synthesis latency (last hour)", "synthesis_latency_seconds",
+                  latency.total_seconds() if latency else None, "s", 5, True),
+        Indicator("Profile cache hit rate", "profile_cache_hit_percent", hit_rate, "%", 85, False),
+        Indicator("Error rate (last hour)", "error_rate_percent", error_rate, "%", 2, True),
         # Hourly by schedule: more than two hours means the scheduler or the region's worker is down.
-        Indicator("Hours since the oldest region's last retention purge", _hours_since_last_purge(), "h", 2, True),
+        Indicator("Hours since the oldest region's last retention purge", "hours_since_purge",
+                  _hours_since_last_purge(), "h", 2, True),
     ]  # fmt: skip

@@ -127,3 +127,45 @@ def test_the_operations_page_counts_purges(operator):
     assert "Retention purge" in page
     assert "retention purge" in page  # the indicator
     assert "never" not in page  # every region has run
+
+
+def _samples(text: str) -> dict:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_purges_for_operators_and_scrapers_only(operator, tenant_a, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from synthesis.models import Task, TaskStatus
+    from synthesis.services.retention import purge
+
+    task_id = tenant_a.create_task(tenant_a.ready_voice()).json()["id"]
+    Task.objects.filter(id=task_id).update(status=TaskStatus.DONE, created_at=timezone.now() - timedelta(days=40))
+    before = _samples(operator.get("/metrics").content.decode())
+    purge()
+    response = operator.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    after = _samples(response.content.decode())
+    assert after[("sovits_purge_runs_total", ())] == before.get(("sovits_purge_runs_total", ()), 0) + 1
+    tasks = ("sovits_purged_total", (("kind", "tasks"),))
+    assert after[tasks] == before.get(tasks, 0) + 1
+    assert after[("sovits_purge_last_run_timestamp_seconds", (("region", "eu"),))] > 0
+    assert after[("sovits_alerting", (("indicator", "hours_since_purge"),))] == 0
+    assert ("sovits_tasks_pending", (("region", "us"),)) in after
+
+    owner = Client()
+    owner.login(username=tenant_a.owner.username, password=tenant_a.password)
+    assert owner.get("/metrics").status_code == 403
+    assert Client().get("/metrics").status_code == 403
+    settings.METRICS_TOKEN = "scrape-secret-123"
+    assert Client().get("/metrics", headers={"Authorization": "Bearer scrape-secret-123"}).status_code == 200
+    assert Client().get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403

@@ -262,6 +262,8 @@ EMBEDDED_VARIANTS = env.list("EMBEDDED_VARIANTS", default=[])
 # where no request is at hand (webhooks).
 RESULT_URL_TTL_SECONDS = env.int("RESULT_URL_TTL_SECONDS", default=24 * 3600)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+# Scrapers send it as a bearer token to /metrics (staff sessions need none); empty: staff only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Webhooks: callback URLs on loopback/private/link-local addresses are refused
 # unless this is set (tests, local use).
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
