@@ -125,3 +125,23 @@ def test_the_region_is_chosen_at_creation(db, capsys):
         call_command("createtenant", "mars", "--owner", "m", "--password", "pw-m-1", "--region", "mars")
     call_command("createtenant", "plain", "--owner", "p", "--password", "pw-p-1")
     assert Tenant.objects.get(slug="plain").region == settings.DEFAULT_REGION
+
+
+@pytest.mark.parametrize(
+    ("extra", "complaint"),
+    [
+        ({"REGIONS": "eu,mars"}, "REGIONS must be among"),
+        ({"REGIONS": "us", "DEFAULT_REGION": "eu"}, "include DEFAULT_REGION"),
+        ({"STORAGE_ROOT_EU": "{tmp}/shared", "STORAGE_ROOT_US": "{tmp}/shared/us"}, "_US must not be inside"),
+    ],
+)
+def test_region_settings_that_would_lose_data_refuse_to_start(tmp_path, extra, complaint):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sovits_site.settings.base", "VAR_DIR": str(tmp_path)}
+    env.update({name: value.format(tmp=tmp_path) for name, value in extra.items()})
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode != 0
+    assert complaint in done.stderr

@@ -251,6 +251,11 @@ STORAGE_ROOTS = {
     region: Path(env.str(f"STORAGE_ROOT_{region.upper()}", default=str(STORAGE_ROOT / region))).resolve()
     for region in REGIONS
 }
+# The purge walks each root for orphans: a root inside another would look like orphans of it.
+for _region, _root in STORAGE_ROOTS.items():
+    for _other, _other_root in STORAGE_ROOTS.items():
+        if _region != _other and (_root == _other_root or _other_root in _root.parents):
+            raise ImproperlyConfigured(f"STORAGE_ROOT_{_region.upper()} must not be inside another region's root")
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 REFERENCE_MIN_SECONDS = env.float("REFERENCE_MIN_SECONDS", default=3.0)
 REFERENCE_MAX_SECONDS = env.float("REFERENCE_MAX_SECONDS", default=30.0)

@@ -72,11 +72,14 @@ def _orphans(region: str) -> list[Path]:
     referenced.update(Task.objects.exclude(result_key="").values_list("result_key", flat=True))
     referenced.update(SubjectRequest.objects.exclude(export_key="").values_list("export_key", flat=True))
     too_young = time.time() - ORPHAN_GRACE.total_seconds()
-    return [
-        path
-        for key, path in storage.region_files(region)
-        if key not in referenced and not path.name.endswith(".tmp") and path.stat().st_mtime < too_young
-    ]
+    return [path for key, path in storage.region_files(region) if key not in referenced and _older(path, too_young)]
+
+
+def _older(path: Path, than: float) -> bool:
+    try:
+        return path.stat().st_mtime < than
+    except FileNotFoundError:  # renamed or deleted meanwhile: not ours to take
+        return False
 
 
 def _task_delete(task: Task) -> bool:
