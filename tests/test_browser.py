@@ -200,8 +200,9 @@ def test_the_console_renders_for_an_operator_and_refuses_a_tenant_user(browser, 
     page.goto(f"{stack.base}/admin/tenants/tenant/")
     assert page.get_by_role("row", name="rival").get_by_text("United States").is_visible()
     page.get_by_role("link", name="acme").click()
+    page.wait_for_url("**/change/")
     chart = page.get_by_role("img", name="Characters synthesized per day")
-    assert chart.is_visible()
+    chart.wait_for()
     heights = page.locator("rect.usage-bar").evaluate_all("(bars) => bars.map((bar) => bar.getBBox().height)")
     assert len(heights) == 30
     assert heights[-1] > 0  # alice's task of today
