@@ -11,6 +11,28 @@ from sovits_site.errors import error_response
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+class DrainRequestBodyMiddleware:
+    """Reads whatever of the request body a refusal left unread, before answering.
+
+    gunicorn's sync workers close the connection as soon as the response is sent;
+    a proxy still sending the body then sees a broken pipe and answers 502 instead
+    of our 401, 403 or 413. Caddy caps bodies at MAX_REQUEST_BYTES, so this is
+    bounded, and it costs nothing once a view has read the body.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        try:
+            while request.read(256 * 1024):
+                pass
+        except OSError:  # the client has gone: nothing to protect
+            pass
+        return response
+
+
 class RequestIdMiddleware:
     """Tags each request with an id (the caller's ``X-Request-ID`` if sane) for logs and error envelopes."""
 

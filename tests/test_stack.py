@@ -77,6 +77,17 @@ def test_make_run_stack_serves_the_whole_flow_and_stops_cleanly(stack):
     plaintext = [p for p in stored if p.read_bytes()[:4].startswith(AUDIO_MAGIC)]
     assert plaintext == []
 
+    # Refused before the body is read (bad credentials; too large for the API but under
+    # the proxy's cap): the client gets our answer, never the proxy's 502.
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    refused = [
+        httpx.post(f"{base}/api/v1/tasks", content=b"a=" + b"x" * size, headers={**form, **auth}, timeout=30)
+        for size, auth in [(5_000_000, {"Authorization": "Bearer nonsense"})] * 8
+        + [(10_600_000, {"X-API-Key": key})] * 4
+    ]
+    assert [r.status_code for r in refused] == [401] * 8 + [413] * 4
+    assert refused[-1].json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
     proc = stack["proc"]
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
     assert proc.wait(timeout=30) == 0
