@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
@@ -68,16 +68,18 @@ def usage_this_month(*, tenant: Tenant) -> dict:
     from synthesis.services import quotas, usage
 
     start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    tasks = Task.objects.filter(tenant=tenant, created_at__gte=start)
-    totals = tasks.aggregate(characters=Sum("characters", filter=~Q(status__in=usage.REFUNDED)), tasks=Count("id"))
-    archived = usage.archived_tasks(tenant, start.date())
+    live = Task.objects.filter(tenant=tenant, created_at__gte=start).aggregate(
+        tasks=Count("id"), done=Count("id", filter=Q(status=TaskStatus.DONE))
+    )
+    archived = usage.archived(tenant, start.date())
+    uses = quotas.usage(tenant)
     return {
         "period_start": start.isoformat(),
-        "characters": (totals["characters"] or 0) + usage.archived_characters(tenant, start.date()),
-        "tasks": totals["tasks"] + archived["tasks"],
-        "tasks_done": tasks.filter(status=TaskStatus.DONE).count() + archived["done"],
-        "voices": speaker_list(tenant=tenant).count(),
-        "quotas": {name: use.as_dict() for name, use in quotas.usage(tenant).items()},
+        "characters": uses["monthly_characters"].used,  # charged: live rows and the archive
+        "tasks": live["tasks"] + archived["tasks"],
+        "tasks_done": live["done"] + archived["done"],
+        "voices": uses["voices"].used,
+        "quotas": {name: use.as_dict() for name, use in uses.items()},
         "daily": usage.daily(tenant),
     }
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from sovits_site.errors import ApiError
 from synthesis.models import Speaker, Task, TaskStatus
-from synthesis.services.usage import REFUNDED, archived_characters
+from synthesis.services.usage import REFUNDED, archived
 from tenants.models import Quota, Tenant
 
 ACTIVE = (TaskStatus.PENDING, TaskStatus.PROCESSING)
@@ -66,7 +66,7 @@ def usage(tenant: Tenant, quota: Quota | None = None) -> dict[str, QuotaUse]:
     )
     # Live rows first, then the archive: a purge moving a task in between is counted twice
     # for one request (erring towards refusing), never missed.
-    characters = (tasks["characters"] or 0) + archived_characters(tenant, month.date())
+    characters = (tasks["characters"] or 0) + archived(tenant, month.date())["characters"]
     voices = Speaker.objects.filter(tenant=tenant, deleted_at__isnull=True).aggregate(
         count=Count("id"), bytes=Sum("reference_bytes")
     )

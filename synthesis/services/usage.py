@@ -31,15 +31,11 @@ def archive(task: Task) -> None:
     )
 
 
-def archived_characters(tenant: Tenant, since: date) -> int:
-    return PurgedUsage.objects.filter(tenant=tenant, day__gte=since).aggregate(n=Sum("characters"))["n"] or 0
-
-
-def archived_tasks(tenant: Tenant, since: date) -> dict[str, int]:
-    totals = PurgedUsage.objects.filter(tenant=tenant, day__gte=since).aggregate(
-        tasks=Coalesce(Sum("tasks"), 0), done=Coalesce(Sum("tasks_done"), 0)
+def archived(tenant: Tenant, since: date) -> dict[str, int]:
+    """Tasks, done tasks and charged characters the purge archived from ``since`` on."""
+    return PurgedUsage.objects.filter(tenant=tenant, day__gte=since).aggregate(
+        tasks=Coalesce(Sum("tasks"), 0), done=Coalesce(Sum("tasks_done"), 0), characters=Coalesce(Sum("characters"), 0)
     )
-    return {"tasks": totals["tasks"], "done": totals["done"]}
 
 
 def daily(tenant: Tenant, *, days: int = 30) -> list[dict]:
