@@ -26,4 +26,4 @@ RUN mkdir -p /app/var && chown app:app /app/var \
        python manage.py collectstatic --noinput -v0 && chown -R app:app /app/var
 USER app
 EXPOSE 8000
-CMD ["sh", "-c", "if [ \"$ROLE\" = web ]; then python manage.py migrate --noinput; fi; exec python deploy/stack.py --role \"$ROLE\""]
+CMD ["sh", "-c", "if [ \"$ROLE\" = web ]; then set -- --setup; fi; exec python deploy/stack.py --role \"$ROLE\" \"$@\""]

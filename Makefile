@@ -14,9 +14,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput -v0
-	exec $(PY) deploy/stack.py
+	exec $(PY) deploy/stack.py --setup
 
 test: $(VENV)/.installed lint
 	$(PY) manage.py makemigrations --check --dry-run

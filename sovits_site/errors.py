@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -19,6 +20,7 @@ from rest_framework.response import Response
 logger = logging.getLogger(__name__)
 
 CLIENT, SERVER, SYSTEM = "CLIENT", "SERVER", "SYSTEM"
+BROKER_RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ CATALOGUE = _catalogue(
     ErrorCode("INTERNAL_ERROR", 500, SERVER, True, "An internal error occurred"),
     ErrorCode("ENGINE_ERROR", 500, SERVER, True, "The synthesis engine failed"),
     ErrorCode("SERVICE_UNAVAILABLE", 503, SYSTEM, True, "A backing service is unavailable"),
+    ErrorCode("BROKER_UNAVAILABLE", 503, SYSTEM, True, "The message broker (Redis) is unavailable"),
+    ErrorCode("WORKER_LOST", 503, SYSTEM, True, "The workers running this task stopped before it finished"),
     ErrorCode("SYNTHESIS_TIMEOUT", 504, SYSTEM, True, "The synthesis did not finish in time"),
 )
 
@@ -126,6 +130,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     request = context.get("request")
     request_id = getattr(request, "request_id", None)
     headers: dict[str, str] = {}
+    if isinstance(exc, redis.RedisError):  # Redis down: say so, never a 500
+        logger.warning("Redis unavailable during %s", getattr(request, "path", "?"), exc_info=exc)
+        exc = ApiError("BROKER_UNAVAILABLE", details={"retry_after": BROKER_RETRY_AFTER_SECONDS})
     if isinstance(exc, ApiError):
         body = exc.as_dict()
         status = exc.error.status

@@ -1,10 +1,9 @@
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from sovits_site import handlers
+from sovits_site import handlers, health
 from synthesis.api.compat import OpenAISpeechApi, TtsApi
 from synthesis.metrics import metrics_view
 from synthesis.pages import AppPage, DpaPage
@@ -19,11 +18,6 @@ from tenants.api import (
     WebSocketTicketApi,
 )
 
-
-def healthz(request):
-    return JsonResponse({"status": "ok"})
-
-
 api_v1 = [
     path("auth/token", TokenObtainApi.as_view(), name="token-obtain"),
     path("auth/token/refresh", TokenRefreshApi.as_view(), name="token-refresh"),
@@ -37,7 +31,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     # Drop-in endpoints for GPT-SoVITS and OpenAI clients.
     path("tts", TtsApi.as_view(), name="compat-tts"),

@@ -1,9 +1,10 @@
 """Dramatiq actors: thin adapters that load by id and call a service.
 
 Every job runs in its tenant's data region: each served region (settings.REGIONS)
-gets its own copy of every actor, on queues named ``<region>.<queue>`` (synthesis.queues),
-and a worker started for a region consumes only those (``deploy/stack.py`` passes
-``--queues``). Use :func:`actor_for` to pick the actor for a tenant.
+gets its own copy of every job's actor, on queues named ``<region>.<queue>``
+(synthesis.queues), and a worker started for a region consumes only those
+(``deploy/stack.py`` passes ``--queues``). Jobs, their queues and options are
+listed in ``synthesis.dispatch``, which is also the one place that sends them.
 
 Priority is real queues, not Dramatiq's ``priority`` option (which only orders
 messages a worker has already prefetched): high-priority work goes to the
@@ -19,12 +20,11 @@ import dramatiq
 from django.conf import settings
 from periodiq import cron
 
-from synthesis import queues, webhooks
-from synthesis.services import retention
+from synthesis import dispatch, queues, webhooks
+from synthesis.services import reconciler, retention
 from synthesis.services.runner import batch_run, task_run
 from synthesis.services.speakers import speaker_profile_extract
-
-_LIMIT_MS = settings.SYNTHESIS_TIME_LIMIT_SECONDS * 1000
+from synthesis.services.subject_requests import request_work
 
 
 def _synthesize_task(task_id: str) -> None:
@@ -39,15 +39,12 @@ def _extract_profile(speaker_id: str) -> None:
     speaker_profile_extract(speaker_id=speaker_id)
 
 
-def _webhook_deliverer(region: str) -> Callable[[str, str, int], None]:
-    def deliver_webhook(task_id: str, event_id: str, attempt: int) -> None:
-        delay = webhooks.deliver(task_id=task_id, event_id=event_id, attempt=attempt)
-        if delay is not None:
-            actor_for("webhook", region).send_with_options(
-                args=(task_id, event_id, attempt + 1), delay=int(delay * 1000)
-            )
+def _deliver_webhook(task_id: str, *_legacy) -> None:
+    webhooks.deliver(task_id=task_id)
 
-    return deliver_webhook
+
+def _work_subject_request(request_id: str) -> None:
+    request_work(request_id=request_id)
 
 
 def _purger(region: str) -> Callable[[], None]:
@@ -57,46 +54,44 @@ def _purger(region: str) -> Callable[[], None]:
     return purge_expired
 
 
-def _work_subject_request(request_id: str) -> None:
-    from synthesis.services.subject_requests import request_work
+def _reconciler(region: str) -> Callable[[], None]:
+    def reconcile() -> None:
+        reconciler.reconcile(region=region)
 
-    request_work(request_id=request_id)
+    return reconcile
 
 
-_RETRIED = {"max_retries": 3, "time_limit": _LIMIT_MS}
-# job → (function, or factory taking the region; queue; actor options)
-_JOBS: dict[str, tuple[Callable, str, dict]] = {
-    "task": (_synthesize_task, queues.SYNTHESIS, {**_RETRIED, "priority": 10}),
-    "task_high": (_synthesize_task, queues.SYNTHESIS_HIGH, {**_RETRIED, "priority": 0}),
-    "batch": (_synthesize_batch, queues.SYNTHESIS, {**_RETRIED, "priority": 10}),
-    "batch_high": (_synthesize_batch, queues.SYNTHESIS_HIGH, {**_RETRIED, "priority": 0}),
-    # Own queue: a new voice need not wait behind a backlog of tasks.
-    "profile": (_extract_profile, queues.PROFILES, {**_RETRIED, "priority": 5}),
-    "webhook": (_webhook_deliverer, queues.WEBHOOKS, {"max_retries": 0, "time_limit": 60_000}),
-    # Hourly, by the periodiq scheduler process; see synthesis.services.retention.
-    "purge": (_purger, queues.MAINTENANCE, {"max_retries": 3, "periodic": cron("7 * * * *")}),
-    "subject_request": (_work_subject_request, queues.MAINTENANCE, _RETRIED),
+# job → the function, or a factory taking the region
+_FUNCTIONS: dict[str, Callable] = {
+    "task": _synthesize_task,
+    "task_high": _synthesize_task,
+    "batch": _synthesize_batch,
+    "batch_high": _synthesize_batch,
+    "profile": _extract_profile,
+    "webhook": _deliver_webhook,
+    "subject_request": _work_subject_request,
+    "purge": _purger,
+    "reconcile": _reconciler,
 }
-_FACTORIES = {_webhook_deliverer, _purger}
+_FACTORIES = {_purger, _reconciler}
+# The scheduler process (periodiq) enqueues these: the retention purge hourly, and every
+# minute the reconciler, which sends again whatever work the broker lost.
+_PERIODIC = {"purge": cron("7 * * * *"), "reconcile": cron("* * * * *")}
 
 
 def _declare(region: str) -> dict[str, dramatiq.Actor]:
     actors = {}
-    for job, (fn, queue, options) in _JOBS.items():
+    for job, fn in _FUNCTIONS.items():
+        options = dict(dispatch.JOBS[job].options)
+        if job in _PERIODIC:
+            options["periodic"] = _PERIODIC[job]
         actors[job] = dramatiq.actor(
             fn(region) if fn in _FACTORIES else fn,
-            actor_name=f"{job}.{region}",
-            queue_name=queues.regional(region, queue),
+            actor_name=dispatch.actor_name(job, region),
+            queue_name=queues.regional(region, dispatch.JOBS[job].queue),
             **options,
         )
     return actors
 
 
 ACTORS: dict[str, dict[str, dramatiq.Actor]] = {region: _declare(region) for region in settings.REGIONS}
-
-
-def actor_for(job: str, region: str) -> dramatiq.Actor:
-    try:
-        return ACTORS[region][job]
-    except KeyError:
-        raise LookupError(f"no {job!r} job in region {region!r}; this deployment serves {settings.REGIONS}") from None

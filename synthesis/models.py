@@ -40,7 +40,10 @@ class Speaker(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "deleted_at", "-created_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "deleted_at", "-created_at"]),
+            models.Index(fields=["created_at"], condition=models.Q(status="PROCESSING"), name="speaker_profiling"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
@@ -105,7 +108,15 @@ class Task(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     # Cosine between speaker embeddings of the result and of the reference.
     similarity = models.FloatField(null=True, blank=True)
+    # Each claim increments it; the claim's number fences the claimant's later writes, so a
+    # worker that lost its task (its lease ran out and another took over) cannot finish it.
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The claimant (host:pid) and its last sign of life: a PROCESSING task whose heartbeat is
+    # older than TASK_LEASE_SECONDS belongs to a worker that died, and may be taken over.
+    worker = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the task's webhook is next due (None: none is); the reconciler re-sends what is overdue.
+    webhook_due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -113,7 +124,19 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "-created_at"]), models.Index(fields=["tenant", "status"])]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"]),
+            models.Index(fields=["tenant", "status"]),
+            # The reconciler's scans touch only unfinished work and due webhooks, never history.
+            models.Index(
+                fields=["status", "created_at"],
+                condition=models.Q(status__in=["PENDING", "PROCESSING"]),
+                name="task_active",
+            ),
+            models.Index(
+                fields=["webhook_due_at"], condition=models.Q(webhook_due_at__isnull=False), name="task_webhook_due"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"task {self.id} ({self.status})"

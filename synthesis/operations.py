@@ -15,6 +15,8 @@ from synthesis.models import Task, TaskStatus
 WINDOW = timedelta(hours=1)
 _HITS, _MISSES = "metrics:profile-cache:hits", "metrics:profile-cache:misses"
 _PURGE = "metrics:purge"
+_RECONCILED = "metrics:reconciled"
+RECONCILED_KINDS = ("tasks", "tasks_taken_over", "tasks_settled", "voices", "webhooks", "subject_requests")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,16 @@ def count_purge(*, regions: list[str], counts: dict[str, int]) -> None:
         _incr(f"{_PURGE}:{name}", removed)
     for region in regions:
         cache.set(f"{_PURGE}:last:{region}", timezone.now(), timeout=None)
+
+
+def count_reconciled(counts: dict[str, int]) -> None:
+    """What the reconciler had to send again: above zero, the broker lost work (or a worker died)."""
+    for kind, sent in counts.items():
+        _incr(f"{_RECONCILED}:{kind}", sent)
+
+
+def reconciled_counts() -> dict[str, int]:
+    return {kind: cache.get(f"{_RECONCILED}:{kind}", 0) for kind in RECONCILED_KINDS}
 
 
 def profile_cache_counts() -> tuple[int, int]:

@@ -16,7 +16,6 @@ import logging
 import random
 import secrets
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -25,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from synthesis import dispatch
 from synthesis.models import Task, TaskStatus, WebhookDelivery
 from synthesis.safe_http import BlockedAddress, guarded_client
 from tenants.models import Tenant
@@ -69,13 +69,13 @@ def task_event(task: Task, *, result_url: str | None) -> dict:
     }
 
 
-def schedule(task: Task) -> None:
-    """Queue the first delivery of the task's final event, if it asked for one."""
-    if not task.callback_url or task.status not in (TaskStatus.DONE, TaskStatus.FAILED):
-        return
-    from synthesis.actors import actor_for
+def event_id(task: Task) -> str:
+    """A task has one final event; its id is the same on every attempt and every re-send."""
+    return f"msg_{task.id.hex}"
 
-    actor_for("webhook", task.tenant.region).send(str(task.id), f"msg_{uuid.uuid4().hex}", 1)
+
+def enqueue(task: Task, *, delay_seconds: float | None = None) -> bool:
+    return dispatch.send("webhook", task.tenant.region, str(task.id), delay_seconds=delay_seconds)
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -84,26 +84,44 @@ def backoff_seconds(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
 
-def deliver(*, task_id: str, event_id: str, attempt: int) -> float | None:
-    """Make one delivery attempt; returns the delay before the next one, or None when done."""
-    task = Task.objects.select_related("tenant").filter(id=task_id).first()
-    if task is None or WebhookDelivery.objects.filter(event_id=event_id, succeeded=True).exists():
-        return None  # gone, or a duplicate message for an event already delivered
+def deliver(*, task_id) -> None:
+    """Make the task's next delivery attempt if one is due, and schedule the one after.
+
+    Idempotent: the attempt is claimed on the row (``webhook_due_at`` moves past the
+    attempt's own timeout), so a duplicate message finds nothing due and does nothing.
+    """
+    now = timezone.now()
+    attempt_lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 30)
+    if not Task.objects.filter(id=task_id, webhook_due_at__lte=now).update(webhook_due_at=attempt_lease):
+        return  # not due: delivered, given up, or another worker is attempting it now
+    task = Task.objects.select_related("tenant").get(id=task_id)
+    delay = _attempt(task)
+    Task.objects.filter(id=task.id, webhook_due_at=attempt_lease).update(
+        webhook_due_at=None if delay is None else timezone.now() + timedelta(seconds=delay)
+    )
+    if delay is not None:
+        enqueue(task, delay_seconds=delay)
+
+
+def _attempt(task: Task) -> float | None:
+    """One POST of the task's final event; returns the delay before the next attempt, or None."""
+    event = event_id(task)
+    attempt = WebhookDelivery.objects.filter(task=task, event_id=event).count() + 1
     from synthesis.results import signed_result_url
 
     result_url = signed_result_url(task) if task.status == TaskStatus.DONE else None
     body = json.dumps(task_event(task, result_url=result_url), separators=(",", ":"))
     sent_at = datetime.now(tz=UTC)
-    signature = Webhook(tenant_secret(task.tenant)).sign(event_id, sent_at, body)
+    signature = Webhook(tenant_secret(task.tenant)).sign(event, sent_at, body)
     headers = {
         "content-type": "application/json",
         "user-agent": "voice-platform-webhooks/1",
-        "webhook-id": event_id,
+        "webhook-id": event,
         "webhook-timestamp": str(int(sent_at.timestamp())),
         "webhook-signature": signature,
     }
     record = WebhookDelivery(
-        tenant=task.tenant, task=task, event_id=event_id, event_type=json.loads(body)["type"],
+        tenant=task.tenant, task=task, event_id=event, event_type=json.loads(body)["type"],
         url=task.callback_url, attempt=attempt,
     )  # fmt: skip
     started = time.monotonic()

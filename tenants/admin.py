@@ -137,7 +137,7 @@ class SubjectRequestAdmin(AuditedAdmin):
     @admin.action(description="Queue the selected requests again (received or failed ones)")
     def work_now(self, request, queryset):
         """Re-queues rather than working in this request: an export can outlast any HTTP timeout."""
-        from synthesis.actors import actor_for
+        from synthesis.services.subject_requests import request_enqueue
 
         for row in queryset.filter(status__in=[SubjectRequest.Status.RECEIVED, SubjectRequest.Status.FAILED]):
             if row.tenant is None:
@@ -145,7 +145,7 @@ class SubjectRequestAdmin(AuditedAdmin):
             SubjectRequest.objects.filter(id=row.id).update(status=SubjectRequest.Status.RECEIVED, error="")
             audit_record(tenant=row.tenant, actor=request.user, action="subject_request.requeued_by_operator",
                          target=str(row.id), ip=client_ip(request))  # fmt: skip
-            actor_for("subject_request", row.tenant.region).send(str(row.id))
+            request_enqueue(row)
             self.message_user(request, f"Queued {row.kind} request {row.id}")
 
     def has_add_permission(self, request):

@@ -199,6 +199,9 @@ class SubjectRequest(models.Model):
     export_key = models.CharField(max_length=255, blank=True)
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a worker claimed it: a PROCESSING request older than the job's time limit was
+    # abandoned by a worker that died, and may be claimed again.
+    started_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(help_text="One month after receipt (GDPR Art. 12(3))")
     completed_at = models.DateTimeField(null=True, blank=True)
 

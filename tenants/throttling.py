@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import logging
+
+import redis
 from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
 from tenants.authentication import TenantPrincipal
 from tenants.models import Quota
 
+logger = logging.getLogger(__name__)
 _RATE_CACHE_SECONDS = 30
 
 
@@ -19,9 +23,15 @@ class PrincipalRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request, view) -> bool:
         principal = request.auth
-        if isinstance(principal, TenantPrincipal):
-            self.num_requests, self.duration = tenant_rate(principal.tenant.id), 60
-        return super().allow_request(request, view)
+        try:
+            if isinstance(principal, TenantPrincipal):
+                self.num_requests, self.duration = tenant_rate(principal.tenant.id), 60
+            return super().allow_request(request, view)
+        except redis.RedisError:
+            # Fail open: a Redis outage must not refuse every request. Quotas (in the
+            # database) still bound what any tenant can spend meanwhile.
+            logger.warning("rate limiting skipped: Redis is unavailable")
+            return True
 
     def get_cache_key(self, request, view) -> str | None:
         principal = request.auth

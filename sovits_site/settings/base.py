@@ -133,9 +133,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="") or f"unix://{VAR_DIR / 'redis.sock'}"
 REDIS_NAMESPACE = env.str("REDIS_NAMESPACE", default="sovits")
 
+# --- Work that survives failures (see synthesis/services/reconciler.py) -----------
+# A PROCESSING task whose worker has not heartbeated for this long is taken over
+# (heartbeats every sixth of it, from a thread of the worker).
+TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", default=30)
+# A task whose workers died this many times while running it fails (WORKER_LOST).
+TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=5)
+# The reconciler (every minute) sends again work that has waited this long without a message.
+RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=30)
+# On SIGTERM a worker lets running tasks finish this long, then hands the rest back.
+WORKER_SHUTDOWN_GRACE_SECONDS = env.int("WORKER_SHUTDOWN_GRACE_SECONDS", default=20)
+
 DRAMATIQ_BROKER = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker",
-    "OPTIONS": {"url": REDIS_URL, "namespace": f"{REDIS_NAMESPACE}-dramatiq"},
+    "OPTIONS": {
+        "url": REDIS_URL,
+        "namespace": f"{REDIS_NAMESPACE}-dramatiq",
+        # A worker silent this long is dead: its unacknowledged messages go back to their
+        # queue (checked on about 1 % of broker commands, instead of Dramatiq's 0.1 %).
+        "heartbeat_timeout": TASK_LEASE_SECONDS * 1000,
+        "maintenance_chance": 10_000,
+    },
     "MIDDLEWARE": [
         "dramatiq.middleware.AgeLimit",
         "dramatiq.middleware.TimeLimit",
@@ -143,6 +161,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
         "periodiq.PeriodiqMiddleware",
+        "synthesis.worker_lifecycle.WorkerLifecycle",
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
@@ -159,6 +178,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": f"{REDIS_NAMESPACE}-cache",
+        # A Redis that hangs must not hang requests: fail fast (rate limits then fail open).
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }
 

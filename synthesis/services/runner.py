@@ -1,15 +1,19 @@
 """The worker side of synthesis: claiming tasks, running the engine, storing results.
 
-Redis delivers at least once, so everything here is idempotent: a task is
-claimed with a conditional UPDATE and a second delivery of a task that is
-running (within its lease) or finished does nothing.
+Redis delivers at least once and the reconciler may send a job again, so
+everything here is idempotent. A task is claimed with a conditional UPDATE
+(PENDING, or PROCESSING under a lease that ran out) that numbers the claim;
+every later write of the claimant names that number, so a worker that lost its
+task to another can neither report progress on it nor finish it. While held, a
+task's heartbeat is renewed from a thread (``synthesis.leases``). A message for
+a task that a live worker holds is sent again for when the lease would end,
+never dropped: if the holder dies, that message takes the task over.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,17 +21,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis import profiles, results, speaker_embedding, storage, webhooks
+from synthesis import leases, profiles, results, speaker_embedding, storage, webhooks, worker_lifecycle
 from synthesis.engines import get_engine
 from synthesis.engines.base import SynthesisRequest, SynthesisResult, UnsupportedLanguage
 from synthesis.events import publish_task
 from synthesis.models import Task, TaskStatus
+from synthesis.services.tasks import lease_cutoff, task_enqueue
 
 logger = logging.getLogger(__name__)
 
-# A PROCESSING task whose row has not moved for this long belongs to a worker
-# that died; a redelivered message may take it over.
-TASK_LEASE = timedelta(minutes=5)
 _PROGRESS_MIN_INTERVAL = 0.5  # seconds between progress writes
 
 
@@ -37,35 +39,93 @@ class TaskCancelled(Exception):
         self.task_id = task_id
 
 
-def _claim(task_ids: list) -> list[uuid.UUID]:
-    """Move the claimable ones of ``task_ids`` to PROCESSING; returns those now ours."""
+class HandBack(Exception):
+    """The worker is stopping and its grace period is over: give the tasks back."""
+
+
+def _claimable() -> Q:
+    abandoned = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=lease_cutoff())
+    return Q(status=TaskStatus.PENDING) | (Q(status=TaskStatus.PROCESSING) & abandoned)
+
+
+def _claim(task_ids: list) -> list[Task]:
+    """Move the claimable ones of ``task_ids`` to PROCESSING under this worker; returns them,
+    loaded after the claim (their ``attempts`` is the claim's number)."""
     claimed = []
     for task_id in task_ids:
         now = timezone.now()
-        claimable = Q(status=TaskStatus.PENDING) | Q(status=TaskStatus.PROCESSING, updated_at__lt=now - TASK_LEASE)
-        if Task.objects.filter(claimable, id=task_id).update(
-            status=TaskStatus.PROCESSING, started_at=now, updated_at=now, progress=0, attempts=F("attempts") + 1
-        ):
+        if Task.objects.filter(_claimable(), id=task_id).update(
+            status=TaskStatus.PROCESSING, started_at=now, updated_at=now, heartbeat_at=now,
+            worker=leases.worker_name(), progress=0, attempts=F("attempts") + 1,
+        ):  # fmt: skip
             claimed.append(task_id)
-    return claimed
+    tasks = Task.objects.select_related("speaker", "tenant").filter(id__in=claimed).order_by("created_at", "id")
+    return [task for task in tasks if not _settled_at_claim(task)]
 
 
-def _finish(task: Task, **fields) -> None:
+def _settled_at_claim(task: Task) -> bool:
+    """A task cancelled while its worker was gone, or one whose workers keep dying on it,
+    is finished here instead of being run (again)."""
+    if task.cancel_requested:
+        _finish(task, status=TaskStatus.CANCELLED)
+        return True
+    if task.attempts > settings.TASK_MAX_ATTEMPTS:
+        _fail(task, ApiError("WORKER_LOST", details={"attempts": task.attempts - 1}))
+        return True
+    return False
+
+
+def _mine(task: Task) -> Q:
+    return Q(id=task.id, status=TaskStatus.PROCESSING, attempts=task.attempts)
+
+
+def _finish(task: Task, **fields) -> bool:
+    """End the task if this worker still holds it; False when another claim superseded ours."""
     now = timezone.now()
-    Task.objects.filter(id=task.id, status=TaskStatus.PROCESSING).update(finished_at=now, updated_at=now, **fields)
+    status = fields.get("status")
+    if task.callback_url and status in (TaskStatus.DONE, TaskStatus.FAILED):
+        fields["webhook_due_at"] = now
+    if not Task.objects.filter(_mine(task)).update(finished_at=now, updated_at=now, heartbeat_at=None, **fields):
+        logger.warning("task %s was taken over by another claim; dropping this attempt's outcome", task.id)
+        task.refresh_from_db()
+        return False
     task.refresh_from_db()
     publish_task(task)
-    webhooks.schedule(task)
+    if task.webhook_due_at is not None:
+        webhooks.enqueue(task)
+    return True
 
 
-def _fail(task: Task, error: ApiError) -> None:
-    _finish(task, status=TaskStatus.FAILED, error=error.as_dict())
+def _fail(task: Task, error: ApiError) -> bool:
+    return _finish(task, status=TaskStatus.FAILED, error=error.as_dict())
+
+
+def _hand_back(tasks: list[Task]) -> None:
+    """Give held tasks back to the queue at once (the worker is stopping): PENDING again, and
+    the claim not counted against TASK_MAX_ATTEMPTS."""
+    for task in tasks:
+        if Task.objects.filter(_mine(task)).update(
+            status=TaskStatus.PENDING, progress=0, worker="", heartbeat_at=None, attempts=F("attempts") - 1
+        ):
+            logger.info("task %s handed back: the worker is stopping", task.id)
+            task.refresh_from_db()
+            task_enqueue(task)
+            publish_task(task)
+
+
+def _defer(task_id) -> None:
+    """A message for a task that a live worker holds: look again when its lease would end."""
+    task = Task.objects.select_related("tenant").filter(id=task_id, status=TaskStatus.PROCESSING).first()
+    if task is None or task.heartbeat_at is None:
+        return  # finished (or cancelled): nothing to take over
+    ends = task.heartbeat_at + timedelta(seconds=settings.TASK_LEASE_SECONDS)
+    task_enqueue(task, delay_seconds=max(1.0, (ends - timezone.now()).total_seconds() + 1))
 
 
 class _ProgressWriter:
     """Publishes every progress step live, writes it to the row at most every half
-    second (for polling clients; the write doubles as the lease heartbeat), and
-    stops the task at the next step once a cancel was asked for."""
+    second (for polling clients), stops the task at the next step once a cancel
+    was asked for, and gives the tasks back once the worker's grace is over."""
 
     def __init__(self, tasks: list[Task]):
         self.tasks = tasks
@@ -73,6 +133,8 @@ class _ProgressWriter:
 
     def __call__(self, index: int, fraction: float) -> None:
         task = self.tasks[index]
+        if worker_lifecycle.handing_back():
+            raise HandBack
         if Task.objects.filter(id=task.id, cancel_requested=True).exists():
             raise TaskCancelled(task.id)
         value = min(99, int(fraction * 100))  # 100 only with the result
@@ -81,28 +143,34 @@ class _ProgressWriter:
         task.progress = value
         publish_task(task)
         if time.monotonic() - self.last_write >= _PROGRESS_MIN_INTERVAL:
-            Task.objects.filter(id=task.id, status=TaskStatus.PROCESSING).update(
-                progress=value, updated_at=timezone.now()
-            )
+            Task.objects.filter(_mine(task)).update(progress=value, updated_at=timezone.now())
             self.last_write = time.monotonic()
 
 
 def task_run(*, task_id) -> None:
     """Synthesize one task. Never raises for a task's own failure: that becomes a FAILED task."""
-    if not _claim([task_id]):
-        logger.info("task %s is not claimable (running or finished); skipping", task_id)
+    tasks = _claim([task_id])
+    if not tasks:
+        _defer(task_id)
         return
-    _run_group([Task.objects.select_related("speaker", "tenant").get(id=task_id)])
+    with leases.holding(tasks):
+        _run_group(tasks)
 
 
 def batch_run(*, batch_id) -> None:
-    """Synthesize a batch's pending items, handing them to the engine in batch calls."""
-    pending = list(Task.objects.filter(batch_id=batch_id, status=TaskStatus.PENDING).order_by("created_at", "id"))
-    claimed = set(_claim([t.id for t in pending]))
-    tasks = list(Task.objects.select_related("speaker", "tenant").filter(id__in=claimed).order_by("created_at", "id"))
+    """Synthesize a batch's unfinished items, handing them to the engine in batch calls."""
+    open_items = Task.objects.filter(batch_id=batch_id, status__in=(TaskStatus.PENDING, TaskStatus.PROCESSING))
+    tasks = _claim(list(open_items.order_by("created_at", "id").values_list("id", flat=True)))
+    held_elsewhere = open_items.filter(status=TaskStatus.PROCESSING).exclude(id__in=[t.id for t in tasks]).first()
+    if held_elsewhere is not None:
+        _defer(held_elsewhere.id)
     size = max(1, settings.BATCH_ENGINE_SIZE)
-    for start in range(0, len(tasks), size):
-        _run_group(tasks[start : start + size])
+    with leases.holding(tasks):
+        for start in range(0, len(tasks), size):
+            if worker_lifecycle.handing_back():
+                _hand_back(tasks[start:])
+                return
+            _run_group(tasks[start : start + size])
 
 
 def _run_group(tasks: list[Task]) -> None:
@@ -124,6 +192,9 @@ def _run_group(tasks: list[Task]) -> None:
         tasks = [task for task, _ in runnable]
         try:
             outputs = get_engine().synthesize([r for _, (r, _) in runnable], on_progress=_ProgressWriter(tasks))
+        except HandBack:
+            _hand_back(tasks)
+            return
         except TaskCancelled as cancelled:
             for task in tasks:
                 if task.id == cancelled.task_id:
@@ -168,7 +239,7 @@ def _store(task: Task, output: SynthesisResult, stored: profiles.StoredProfile) 
         logger.exception("task %s: storing the result failed", task.id)
         _fail(task, ApiError("ENGINE_ERROR", f"Storing the result failed: {type(exc).__name__}"))
         return
-    _finish(
+    done = _finish(
         task,
         status=TaskStatus.DONE,
         progress=100,
@@ -178,7 +249,7 @@ def _store(task: Task, output: SynthesisResult, stored: profiles.StoredProfile) 
         duration_seconds=round(output.duration, 3),
         similarity=similarity,
     )
-    if task.status != TaskStatus.DONE:  # someone else finished or failed it meanwhile: drop our copy
+    if not done:  # another claim superseded ours: one result file per task, theirs
         storage.delete(object_key=object_key)
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from sovits_site.errors import ApiError
-from synthesis import audio, audio_sandbox, profiles, storage
+from synthesis import audio, audio_sandbox, dispatch, profiles, storage
 from synthesis.engines.base import ReferenceUnusable
 from synthesis.languages import LANGUAGES
 from synthesis.models import Speaker, SpeakerStatus
@@ -99,9 +99,7 @@ def safe_filename(name: str) -> str:
 
 
 def _enqueue_profile(speaker: Speaker) -> None:
-    from synthesis.actors import actor_for
-
-    actor_for("profile", speaker.tenant.region).send(str(speaker.id))
+    dispatch.send("profile", speaker.tenant.region, str(speaker.id))
 
 
 def speaker_profile_extract(*, speaker_id) -> None:

@@ -17,15 +17,17 @@ import json
 import logging
 import shutil
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis import results, storage
+from synthesis import dispatch, results, storage
 from synthesis.models import Speaker, Task
 from tenants.models import SubjectRequest, Tenant
 from tenants.services import audit_record
@@ -50,20 +52,26 @@ def request_create(*, tenant: Tenant, kind: str, speaker_ids: list, subject: str
             speaker_ids=[str(s) for s in speaker_ids], due_at=timezone.now() + timedelta(days=30),
         )  # fmt: skip
         audit_record(tenant=tenant, actor=user, action=f"subject_request.{kind}", target=str(request.id), ip=ip)
-        transaction.on_commit(lambda: _enqueue(request))
+        transaction.on_commit(lambda: request_enqueue(request))
     return request
 
 
-def _enqueue(request: SubjectRequest) -> None:
-    from synthesis.actors import actor_for
+def request_enqueue(request: SubjectRequest) -> bool:
+    return dispatch.send("subject_request", request.tenant.region, str(request.id))
 
-    actor_for("subject_request", request.tenant.region).send(str(request.id))
+
+def abandoned_before() -> datetime:
+    """A request PROCESSING since before this outlived the job's time limit: its worker died."""
+    return timezone.now() - timedelta(seconds=settings.SYNTHESIS_TIME_LIMIT_SECONDS + 60)
 
 
 def request_work(*, request_id) -> None:
-    """The job. Idempotent: a finished request is left alone."""
-    claimed = SubjectRequest.objects.filter(id=request_id, status=SubjectRequest.Status.RECEIVED).update(
-        status=SubjectRequest.Status.PROCESSING
+    """The job. Idempotent: a finished request, or one a live worker holds, is left alone;
+    every step (export, erasure) is safe to run again after a worker died halfway."""
+    received = Q(status=SubjectRequest.Status.RECEIVED)
+    abandoned = Q(status=SubjectRequest.Status.PROCESSING, started_at__lt=abandoned_before())
+    claimed = SubjectRequest.objects.filter(received | abandoned, id=request_id).update(
+        status=SubjectRequest.Status.PROCESSING, started_at=timezone.now()
     )
     if not claimed:
         return

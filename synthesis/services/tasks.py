@@ -7,13 +7,15 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
+from synthesis import dispatch
 from synthesis.engines import engine_info
 from synthesis.events import publish_task
 from synthesis.languages import AUTO, LANGUAGES, resolve
@@ -159,26 +161,37 @@ def batch_create(*, tenant: Tenant, requests: list[dict], priority: int = 0, cal
     return batch
 
 
-def _enqueue_task(task: Task) -> None:
-    from synthesis.actors import actor_for
+def task_job(task: Task) -> tuple[str, str]:
+    """The job (and its argument) that runs ``task``: its batch's, or its own."""
+    if task.batch_id:
+        return ("batch_high" if task.priority else "batch"), str(task.batch_id)
+    return ("task_high" if task.priority else "task"), str(task.id)
 
-    actor_for("task_high" if task.priority else "task", task.tenant.region).send(str(task.id))
+
+def task_enqueue(task: Task, *, delay_seconds: float | None = None) -> bool:
+    job, arg = task_job(task)
+    return dispatch.send(job, task.tenant.region, arg, delay_seconds=delay_seconds)
+
+
+def _enqueue_task(task: Task) -> None:
+    # Accepted even when the broker is down: the row is the truth, the reconciler sends it later.
+    task_enqueue(task)
     publish_task(task)
 
 
 def _enqueue_batch(batch: Batch, tasks: list[Task]) -> None:
-    from synthesis.actors import actor_for
-
-    actor_for("batch_high" if batch.priority else "batch", batch.tenant.region).send(str(batch.id))
+    dispatch.send("batch_high" if batch.priority else "batch", batch.tenant.region, str(batch.id))
     for task in tasks:
         publish_task(task)
 
 
 def task_cancel(*, task: Task) -> Task:
-    """PENDING: cancelled at once. PROCESSING: the worker stops at its next sentence."""
+    """PENDING, or PROCESSING on a worker that stopped heartbeating: cancelled at once.
+    PROCESSING on a live worker: it stops at its next sentence."""
     now = timezone.now()
-    if Task.objects.filter(id=task.id, status=TaskStatus.PENDING).update(
-        status=TaskStatus.CANCELLED, finished_at=now, updated_at=now
+    abandoned = Q(status=TaskStatus.PROCESSING) & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=lease_cutoff()))
+    if Task.objects.filter(Q(status=TaskStatus.PENDING) | abandoned, id=task.id).update(
+        status=TaskStatus.CANCELLED, finished_at=now, updated_at=now, worker="", heartbeat_at=None
     ):
         task.refresh_from_db()
         publish_task(task)
@@ -188,6 +201,11 @@ def task_cancel(*, task: Task) -> Task:
         return task
     task.refresh_from_db()
     raise ApiError("CONFLICT", f"The task is already {task.status}", details={"status": task.status})
+
+
+def lease_cutoff() -> datetime:
+    """A PROCESSING task whose last heartbeat is older than this has no live worker."""
+    return timezone.now() - timedelta(seconds=settings.TASK_LEASE_SECONDS)
 
 
 def request_hash(body) -> str:

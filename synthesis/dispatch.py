@@ -1,0 +1,100 @@
+"""The one place that enqueues jobs.
+
+Services name a job, its region and its arguments; this module builds the
+Dramatiq message for that job's actor (declared from the same table in
+``synthesis.actors``) and hands it to the broker. It imports no actor, so
+services never import the actors that import them.
+
+The database is the truth and the broker only rings the bell: a send that
+fails (Redis down or restarting) is logged and forgotten, because the
+reconciler (``synthesis.services.reconciler``) sends again whatever should be
+moving and is not. Everything sent must therefore be safe to run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import dramatiq
+import redis
+from django.conf import settings
+from dramatiq.common import dq_name
+from dramatiq.errors import ConnectionError as BrokerConnectionError
+from dramatiq.message import Message
+
+from synthesis import queues
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    queue: str
+    options: dict = field(default_factory=dict)  # the actor's Dramatiq options
+
+
+_LIMIT_MS = settings.SYNTHESIS_TIME_LIMIT_SECONDS * 1000
+_RETRIED = {"max_retries": 3, "time_limit": _LIMIT_MS}
+
+# Every job the service runs; ``synthesis.actors`` declares one actor per job and region.
+JOBS: dict[str, Job] = {
+    "task": Job(queues.SYNTHESIS, {**_RETRIED, "priority": 10}),
+    "task_high": Job(queues.SYNTHESIS_HIGH, {**_RETRIED, "priority": 0}),
+    "batch": Job(queues.SYNTHESIS, {**_RETRIED, "priority": 10}),
+    "batch_high": Job(queues.SYNTHESIS_HIGH, {**_RETRIED, "priority": 0}),
+    # Own queue: a new voice need not wait behind a backlog of tasks.
+    "profile": Job(queues.PROFILES, {**_RETRIED, "priority": 5}),
+    "webhook": Job(queues.WEBHOOKS, {"max_retries": 0, "time_limit": 60_000}),
+    "subject_request": Job(queues.MAINTENANCE, _RETRIED),
+    # Periodic (the scheduler process enqueues them); see synthesis.actors.
+    "purge": Job(queues.MAINTENANCE, {"max_retries": 3}),
+    "reconcile": Job(queues.MAINTENANCE, {"max_retries": 0, "max_age": 55_000}),
+}
+
+
+def actor_name(job: str, region: str) -> str:
+    return f"{job}.{region}"
+
+
+def send(job: str, region: str, *args: str, delay_seconds: float | None = None) -> bool:
+    """Enqueue ``job`` for ``region``; False (logged) when the broker cannot take it now."""
+    if region not in settings.REGIONS:
+        raise LookupError(f"no region {region!r}; this deployment serves {settings.REGIONS}")
+    message = Message(
+        queue_name=queues.regional(region, JOBS[job].queue),
+        actor_name=actor_name(job, region),
+        args=tuple(str(arg) for arg in args),
+        kwargs={},
+        options={},
+    )
+    delay = None if delay_seconds is None else max(0, int(delay_seconds * 1000))
+    try:
+        dramatiq.get_broker().enqueue(message, delay=delay)
+    except (redis.RedisError, BrokerConnectionError, OSError) as exc:
+        logger.warning("could not enqueue %s%s (%s); the reconciler will send it again", job, list(args), exc)
+        return False
+    return True
+
+
+def waiting(region: str) -> set[tuple[str, str]]:
+    """``(job, first argument)`` of every message the broker holds for ``region``:
+    queued, delayed, or fetched by a worker and not yet acknowledged.
+
+    Dramatiq's Redis broker keeps each queue's messages in the hash
+    ``<namespace>:<queue>.msgs`` (delayed ones under ``<queue>.DQ``) from enqueue
+    to acknowledgement, including those fetched by a worker that died (it moves
+    them back to the queue once that worker's heartbeat is older than the
+    broker's ``heartbeat_timeout``). What is not in these hashes is lost.
+    Raises when Redis cannot be reached: then nothing can be sent either.
+    """
+    broker = dramatiq.get_broker()
+    found: set[tuple[str, str]] = set()
+    for queue in queues.ALL:
+        name = queues.regional(region, queue)
+        for key in (name, dq_name(name)):
+            for raw in broker.client.hvals(f"{broker.namespace}:{key}.msgs"):
+                message = Message.decode(raw)
+                if message.args:
+                    found.add((message.actor_name.rsplit(".", 1)[0], str(message.args[0])))
+    return found
