@@ -20,7 +20,7 @@ import dramatiq
 import redis
 from django.conf import settings
 from dramatiq.common import dq_name
-from dramatiq.errors import ConnectionError as BrokerConnectionError
+from dramatiq.errors import BrokerConnectionError
 from dramatiq.message import Message
 
 from synthesis import queues

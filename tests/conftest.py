@@ -83,6 +83,8 @@ def tenant_b(db) -> TenantWorld:
 @pytest.fixture
 def worker(transactional_db):
     """A real Dramatiq worker on the real (Redis) broker, in this process, for one test."""
+    import synthesis.actors  # noqa: F401 - declares the actors and so the queues the worker consumes
+
     broker = dramatiq.get_broker()
     broker.flush_all()
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
