@@ -66,6 +66,24 @@ class LiveStack:
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         return done.stdout
 
+    def worker_processes(self, program: str = "worker") -> list[int]:
+        """The Dramatiq worker processes (children of the program's main process) that run jobs."""
+        main = int(self.supervisorctl("pid", program).strip())
+        return [int(pid) for pid in Path(f"/proc/{main}/task/{main}/children").read_text().split()]
+
+    def processes(self) -> list[int]:
+        """Every process started for this stack (they all carry its VAR_DIR in their environment)."""
+        marker = f"VAR_DIR={self.var.resolve()}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if marker in (entry / "environ").read_bytes().split(b"\0"):
+                        found.append(int(entry.name))
+                except OSError:  # gone meanwhile, or not ours to read
+                    pass
+        return found
+
     def manage(self, *args: str) -> str:
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
                               capture_output=True, text=True, timeout=120)  # fmt: skip

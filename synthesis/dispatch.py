@@ -23,6 +23,7 @@ from dramatiq.common import dq_name
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.message import Message
 
+from sovits_site.errors import BROKER_RETRY_AFTER_SECONDS, ApiError
 from synthesis import queues
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,19 @@ def send(job: str, region: str, *args: str, delay_seconds: float | None = None) 
         logger.warning("could not enqueue %s%s (%s); the reconciler will send it again", job, list(args), exc)
         return False
     return True
+
+
+def require_broker() -> None:
+    """For callers that wait on the result (the synchronous endpoints): refuse at once with
+    503 BROKER_UNAVAILABLE while Redis is away, rather than hold the client until it returns."""
+    try:
+        dramatiq.get_broker().client.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise ApiError(
+            "BROKER_UNAVAILABLE",
+            "Synthesis is paused while the message broker is unavailable; retry shortly",
+            details={"retry_after": BROKER_RETRY_AFTER_SECONDS},
+        ) from exc
 
 
 def waiting(region: str) -> set[tuple[str, str]]:

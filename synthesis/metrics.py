@@ -69,6 +69,18 @@ class ServiceCollector:
                 last.add_metric([region], at.timestamp())
         yield last
 
+        reconciled = CounterMetricFamily(
+            "sovits_reconciled", "Work the reconciler sent again or settled (lost messages, dead workers)",
+            labels=["kind"],
+        )  # fmt: skip
+        for kind, count in operations.reconciled_counts().items():
+            reconciled.add_metric([kind], count)
+        yield reconciled
+        # The counters above read 0 while this is 0: Redis, where the workers keep them, is away.
+        up = GaugeMetricFamily("sovits_redis_up", "1 while Redis (broker, channel layer, counters) answers")
+        up.add_metric([], float(operations.redis_up()))
+        yield up
+
 
 def metrics_view(request):
     """For operators (staff session) and scrapers presenting METRICS_TOKEN as a bearer token."""

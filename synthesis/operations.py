@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
@@ -12,6 +14,7 @@ from django.utils import timezone
 
 from synthesis.models import Task, TaskStatus
 
+logger = logging.getLogger(__name__)
 WINDOW = timedelta(hours=1)
 _HITS, _MISSES = "metrics:profile-cache:hits", "metrics:profile-cache:misses"
 _PURGE = "metrics:purge"
@@ -36,10 +39,31 @@ class Indicator:
 
 
 def _incr(key: str, delta: int = 1) -> None:
+    """Best effort: a count lost while Redis is away must not fail the work being counted."""
     try:
-        cache.incr(key, delta)
-    except ValueError:  # first count: no key yet (a lost race costs at most one count)
-        cache.set(key, delta, timeout=None)
+        try:
+            cache.incr(key, delta)
+        except ValueError:  # first count: no key yet (a lost race costs at most one count)
+            cache.set(key, delta, timeout=None)
+    except redis.RedisError:
+        logger.warning("counter %s not updated: Redis is unavailable", key)
+
+
+def _read(keys: list[str]) -> dict:
+    """The counters under ``keys`` in one round trip; empty while Redis is away (see redis_up)."""
+    try:
+        return cache.get_many(keys)
+    except redis.RedisError:
+        logger.warning("counters unavailable: Redis is unavailable")
+        return {}
+
+
+def redis_up() -> bool:
+    try:
+        cache.get(_HITS)
+    except redis.RedisError:
+        return False
+    return True
 
 
 def count_profile_cache(*, hit: bool) -> None:
@@ -53,7 +77,10 @@ def count_purge(*, regions: list[str], counts: dict[str, int]) -> None:
     for name, removed in counts.items():
         _incr(f"{_PURGE}:{name}", removed)
     for region in regions:
-        cache.set(f"{_PURGE}:last:{region}", timezone.now(), timeout=None)
+        try:
+            cache.set(f"{_PURGE}:last:{region}", timezone.now(), timeout=None)
+        except redis.RedisError:
+            logger.warning("last purge of %s not recorded: Redis is unavailable", region)
 
 
 def count_reconciled(counts: dict[str, int]) -> None:
@@ -63,20 +90,23 @@ def count_reconciled(counts: dict[str, int]) -> None:
 
 
 def reconciled_counts() -> dict[str, int]:
-    return {kind: cache.get(f"{_RECONCILED}:{kind}", 0) for kind in RECONCILED_KINDS}
+    found = _read([f"{_RECONCILED}:{kind}" for kind in RECONCILED_KINDS])
+    return {kind: found.get(f"{_RECONCILED}:{kind}", 0) for kind in RECONCILED_KINDS}
 
 
 def profile_cache_counts() -> tuple[int, int]:
     """(hits, misses) counted by every worker since the counters started."""
-    return cache.get(_HITS, 0), cache.get(_MISSES, 0)
+    found = _read([_HITS, _MISSES])
+    return found.get(_HITS, 0), found.get(_MISSES, 0)
 
 
 def purge_metrics() -> dict:
     """Totals since the counters started, and the last run per served region (None: never)."""
     names = ("runs", "tasks", "voices", "idempotency_records", "exports", "orphan_files")
+    found = _read([f"{_PURGE}:{name}" for name in names] + [f"{_PURGE}:last:{region}" for region in settings.REGIONS])
     return {
-        "totals": {name: cache.get(f"{_PURGE}:{name}", 0) for name in names},
-        "last_run": {region: cache.get(f"{_PURGE}:last:{region}") for region in settings.REGIONS},
+        "totals": {name: found.get(f"{_PURGE}:{name}", 0) for name in names},
+        "last_run": {region: found.get(f"{_PURGE}:last:{region}") for region in settings.REGIONS},
     }
 
 

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
 from sovits_site.schema import audio_responses
-from synthesis import storage
+from synthesis import dispatch, storage
 from synthesis.models import OutputFormat, Task, TaskStatus
 from synthesis.selectors import speaker_by_reference
 from synthesis.services.tasks import task_create
@@ -42,6 +42,7 @@ def _wait(task: Task) -> Task:
 
 def _synthesize(request, *, text: str, voice: str, language: str, output_format: str, sample_rate, speed: float):
     speaker = speaker_by_reference(tenant=request.tenant, reference=voice)
+    dispatch.require_broker()  # the client waits for the audio: no use queueing what cannot run now
     task = task_create(
         tenant=request.tenant,
         speaker_id=speaker.id,
