@@ -215,7 +215,8 @@ def _supervisord_conf(env: dict[str, str], role: str, run: Path) -> str:
             f"priority={1 if name == 'redis' else 20 if name == 'proxy' else 10}",
             f"autostart={'true' if name == 'redis' else 'false'}",  # the rest once Redis answers
             "autorestart=true",
-            "startsecs=3",
+            # Dying within 10 s of a start is a crash loop: supervisord retries with growing delays.
+            "startsecs=10",
             f"startretries={_RESTART_TRIES}",
             "stopsignal=TERM",
             f"stopwaitsecs={_stop_wait_seconds(name, env)}",
@@ -262,6 +263,45 @@ def _redis_answers(env: dict[str, str]) -> bool:
         return bool(redis.Redis(unix_socket_path=f"{env['VAR_DIR']}/redis.sock", socket_timeout=1).ping())
     except (redis.RedisError, OSError):
         return False
+
+
+class CrashReport:
+    """Says loudly in the log when a process keeps failing to start (supervisord then retries
+    with a delay growing a second per try) or has exited several times within ten minutes."""
+
+    WINDOW_SECONDS, LOOP_EXITS = 600, 3
+
+    def __init__(self, run: Path):
+        self.rpc = _rpc(run)
+        self.exits: dict[str, list[float]] = {}
+        self.last_stop: dict[str, int] = {}
+        self.states: dict[str, str] = {}
+        self.next_check = 0.0
+
+    def check(self) -> None:
+        if time.monotonic() < self.next_check:
+            return
+        self.next_check = time.monotonic() + 2
+        try:
+            processes = self.rpc.supervisor.getAllProcessInfo()
+        except (OSError, xmlrpc.client.Error):
+            return
+        for info in processes:
+            name, stopped = info["name"], info["stop"]
+            previous_state = self.states.get(name)
+            if stopped and stopped != self.last_stop.setdefault(name, stopped):
+                self.last_stop[name] = stopped
+                recent = [t for t in self.exits.get(name, []) if time.monotonic() - t < self.WINDOW_SECONDS]
+                self.exits[name] = [*recent, time.monotonic()]
+                if len(self.exits[name]) >= self.LOOP_EXITS:
+                    print(f"[stack] {name} has exited {len(self.exits[name])} times in ten minutes"
+                          f" (last: {info['spawnerr'] or info['description']}); see its log above",
+                          file=sys.stderr, flush=True)  # fmt: skip
+            state, self.states[name] = info["statename"], info["statename"]
+            if state in ("BACKOFF", "FATAL") and state != previous_state:
+                print(f"[stack] {name} is {state}: it fails at start-up"
+                      f" ({info['spawnerr'] or 'exited too quickly'}); supervisord retries with a growing delay",
+                      file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _healthy(url: str) -> bool:
@@ -346,7 +386,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     _start_services(run, names, supervisord, env, lambda: stopping)
     announced = False
+    crashes = CrashReport(run)
     while supervisord.poll() is None:
+        if not stopping:
+            crashes.check()
         if not (announced or stopping) and "proxy" in names and _healthy(f"{url}/healthz"):
             announced = True
             print(

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.db.models import Q
 from django.utils import timezone
 
@@ -44,17 +44,17 @@ def heartbeat_interval() -> float:
 @contextmanager
 def holding(tasks: list[Task]) -> Iterator[None]:
     """Heartbeat ``tasks`` (as claimed: their ``attempts`` is the claim) until the block ends."""
+    claims = {task.id: task.attempts for task in tasks}  # as claimed: the block may refresh the rows
     with _lock:
-        for task in tasks:
-            _held[task.id] = task.attempts
+        _held.update(claims)
         _ensure_thread()
     try:
         yield
     finally:
         with _lock:
-            for task in tasks:
-                if _held.get(task.id) == task.attempts:
-                    del _held[task.id]
+            for task_id, attempt in claims.items():
+                if _held.get(task_id) == attempt:
+                    del _held[task_id]
 
 
 def beat() -> int:
@@ -82,6 +82,7 @@ def _run() -> None:
     while not stop.wait(heartbeat_interval()):
         try:
             close_old_connections()
-            beat()
+            if not beat():
+                connections.close_all()  # idle: hold no database connection (this thread's only)
         except Exception:  # the database is away: keep trying, the lease tolerates a few misses
             logger.warning("could not renew task heartbeats", exc_info=True)
