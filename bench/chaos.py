@@ -114,7 +114,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--kills", type=int, default=20, help="SIGKILLs of the synthesis worker, at least")
-    parser.add_argument("--kill-every", type=float, default=5.0, help="seconds between kills")
+    # Past supervisord's 10 s start-up window, so each kill is a crash to recover from, not a crash loop.
+    parser.add_argument("--kill-every", type=float, default=12.0, help="seconds between kills")
     parser.add_argument("--redis-restarts", type=int, default=2)
     parser.add_argument("--lease", type=int, default=30, help="TASK_LEASE_SECONDS (the default setting)")
     parser.add_argument("--deadline", type=float, default=900, help="seconds after which unfinished tasks are lost")

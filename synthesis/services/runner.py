@@ -21,12 +21,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis import leases, profiles, results, speaker_embedding, storage, webhooks, worker_lifecycle
+from synthesis import dispatch, leases, profiles, results, speaker_embedding, storage, webhooks, worker_lifecycle
 from synthesis.engines import get_engine
 from synthesis.engines.base import SynthesisRequest, SynthesisResult, UnsupportedLanguage
 from synthesis.events import publish_task
 from synthesis.models import Task, TaskStatus
-from synthesis.services.tasks import lease_cutoff, task_enqueue
+from synthesis.services.tasks import lease_cutoff, task_enqueue, task_job
 
 logger = logging.getLogger(__name__)
 
@@ -103,14 +103,17 @@ def _fail(task: Task, error: ApiError) -> bool:
 def _hand_back(tasks: list[Task]) -> None:
     """Give held tasks back to the queue at once (the worker is stopping): PENDING again, and
     the claim not counted against TASK_MAX_ATTEMPTS."""
+    jobs = set()
     for task in tasks:
         if Task.objects.filter(_mine(task)).update(
             status=TaskStatus.PENDING, progress=0, worker="", heartbeat_at=None, attempts=F("attempts") - 1
         ):
             logger.info("task %s handed back: the worker is stopping", task.id)
             task.refresh_from_db()
-            task_enqueue(task)
             publish_task(task)
+            jobs.add((*task_job(task), task.tenant.region))
+    for job, arg, region in jobs:  # a batch's items go back as one batch job
+        dispatch.send(job, region, arg)
 
 
 def _defer(task_id) -> None:

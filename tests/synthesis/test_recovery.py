@@ -190,6 +190,20 @@ def test_a_stopping_worker_hands_its_task_back_to_the_queue(tenant_a, short_leas
     assert uuid.UUID(task_id) not in leases._held  # and this worker no longer heartbeats it
 
 
+def test_a_stopping_worker_hands_a_batch_back_as_one_job(tenant_a, short_lease, broker, monkeypatch):
+    voice = tenant_a.ready_voice()
+    requests = [{"text": f"Item {n}.", "speaker_id": voice} for n in range(3)]
+    batch_id = tenant_a.client.post("/api/v1/batches", {"requests": requests}, format="json").json()["id"]
+    broker.flush_all()
+    monkeypatch.setattr(worker_lifecycle, "_stop_by", time.monotonic() - 1)
+
+    runner.batch_run(batch_id=batch_id)
+
+    assert set(Task.objects.filter(batch_id=batch_id).values_list("status", "attempts")) == {(TaskStatus.PENDING, 0)}
+    queued = broker.client.hvals(f"{broker.namespace}:{REGION}.synthesis.msgs")
+    assert [dramatiq.Message.decode(raw).args for raw in queued] == [(batch_id,)]
+
+
 def test_a_stranded_voice_profile_recovers(tenant_a, short_lease, broker):
     response = tenant_a.upload_voice()
     assert response.status_code == 201, response.content
