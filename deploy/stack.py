@@ -29,6 +29,7 @@ start one side only, as the container image does; the default is everything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import fcntl
 import os
@@ -36,6 +37,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import xmlrpc.client
@@ -185,11 +187,12 @@ def _stop_wait_seconds(name: str, env: dict[str, str]) -> int:
     return 15
 
 
-def _supervisord_conf(env: dict[str, str], role: str, run: Path) -> str:
-    """The generated configuration: one [program] per process, all in the foreground log."""
+def _supervisord_conf(env: dict[str, str], role: str, run: Path, logs: Path) -> str:
+    """The generated configuration: one [program] per process, each with its log file."""
     lines = [
         "[supervisord]",
         "nodaemon=true",
+        "silent=true",  # its log goes to the file only; the launcher echoes it (LogFollower)
         f"logfile={run / 'supervisord.log'}",
         "logfile_maxbytes=10MB",
         f"pidfile={run / 'supervisord.pid'}",
@@ -222,9 +225,12 @@ def _supervisord_conf(env: dict[str, str], role: str, run: Path) -> str:
             f"stopwaitsecs={_stop_wait_seconds(name, env)}",
             "stopasgroup=false",  # Dramatiq forwards the signal to its workers itself: send it once
             "killasgroup=true",
+            # Into files, never straight to the terminal: a reader that goes away (a closed
+            # terminal, `make run | tee` interrupted) must not block or kill a process.
             "redirect_stderr=true",
-            "stdout_logfile=/dev/stdout",
-            "stdout_logfile_maxbytes=0",
+            f"stdout_logfile={logs / (name + '.log')}",
+            "stdout_logfile_maxbytes=20MB",
+            "stdout_logfile_backups=3",
         ]
     return "\n".join(lines) + "\n"
 
@@ -265,6 +271,33 @@ def _redis_answers(env: dict[str, str]) -> bool:
         return False
 
 
+class LogFollower(threading.Thread):
+    """Echoes every process's log file (and supervisord's) to this terminal, prefixed with the
+    process's name, as `tail -F` would. If the terminal goes away, only the echo stops."""
+
+    def __init__(self, paths: dict[str, Path]):
+        super().__init__(name="log-follower", daemon=True)
+        self.paths = paths
+        self.open: dict[str, tuple[int, object]] = {}  # name → (inode, file)
+        self.width = max(map(len, paths))
+
+    def run(self) -> None:
+        while True:
+            for name, path in self.paths.items():
+                with contextlib.suppress(OSError):  # not created yet, rotated meanwhile, or our stdout is gone
+                    self._echo(name, path)
+            time.sleep(0.2)
+
+    def _echo(self, name: str, path: Path) -> None:
+        inode = path.stat().st_ino
+        if name not in self.open or self.open[name][0] != inode:  # new, or rotated by supervisord
+            self.open[name] = (inode, open(path, "rb"))  # noqa: SIM115 - followed for the stack's life
+        handle = self.open[name][1]
+        for line in handle.read().splitlines():
+            sys.stdout.write(f"{name:>{self.width}} | {line.decode(errors='replace')}\n")
+        sys.stdout.flush()
+
+
 class CrashReport:
     """Says loudly in the log when a process keeps failing to start (supervisord then retries
     with a delay growing a second per try) or has exited several times within ten minutes."""
@@ -294,14 +327,12 @@ class CrashReport:
                 recent = [t for t in self.exits.get(name, []) if time.monotonic() - t < self.WINDOW_SECONDS]
                 self.exits[name] = [*recent, time.monotonic()]
                 if len(self.exits[name]) >= self.LOOP_EXITS:
-                    print(f"[stack] {name} has exited {len(self.exits[name])} times in ten minutes"
-                          f" (last: {info['spawnerr'] or info['description']}); see its log above",
-                          file=sys.stderr, flush=True)  # fmt: skip
+                    _say(f"[stack] {name} has exited {len(self.exits[name])} times in ten minutes"
+                         f" (last: {info['spawnerr'] or info['description']}); see its log above")
             state, self.states[name] = info["statename"], info["statename"]
             if state in ("BACKOFF", "FATAL") and state != previous_state:
-                print(f"[stack] {name} is {state}: it fails at start-up"
-                      f" ({info['spawnerr'] or 'exited too quickly'}); supervisord retries with a growing delay",
-                      file=sys.stderr, flush=True)  # fmt: skip
+                _say(f"[stack] {name} is {state}: it fails at start-up"
+                     f" ({info['spawnerr'] or 'exited too quickly'}); supervisord retries with a growing delay")
 
 
 def _healthy(url: str) -> bool:
@@ -336,6 +367,12 @@ def _setup(env: dict[str, str]) -> None:
         subprocess.run(argv, cwd=ROOT, env=env, check=True)
 
 
+def _say(line: str, *, stream=sys.stderr) -> None:
+    """To the terminal, if there still is one (a pipe reader may have died with the Ctrl-C)."""
+    with contextlib.suppress(OSError):
+        print(line, file=stream, flush=True)
+
+
 def _die_with_parent() -> None:
     """In supervisord: its own session, so the terminal's Ctrl-C reaches only this launcher
     (which then stops everything once); and on Linux, SIGTERM if the launcher dies."""
@@ -363,7 +400,9 @@ def main() -> int:
     for stale in run.glob("*.sock"):  # left by a stack that was killed; ours now (we hold the lock)
         stale.unlink()
     conf = run / "supervisord.conf"
-    conf.write_text(_supervisord_conf(env, args.role, run))
+    logs = Path(env["VAR_DIR"], "log")
+    logs.mkdir(exist_ok=True)
+    conf.write_text(_supervisord_conf(env, args.role, run, logs))
     names = [name for name, _ in _commands(env, args.role)]
 
     stopping = False
@@ -371,12 +410,12 @@ def main() -> int:
     def on_signal(signum, _frame):
         nonlocal stopping
         if stopping:
-            print("[stack] still stopping: running tasks get their grace period", file=sys.stderr, flush=True)
+            _say("[stack] still stopping: running tasks get their grace period")
             return
         stopping = True
-        print("[stack] stopping…", file=sys.stderr, flush=True)
         if supervisord.poll() is None:
             supervisord.terminate()
+        _say("[stack] stopping…")
 
     supervisord = subprocess.Popen(
         [str(BIN / "supervisord"), "-c", str(conf)], cwd=ROOT, env=env,
@@ -387,23 +426,25 @@ def main() -> int:
     _start_services(run, names, supervisord, env, lambda: stopping)
     announced = False
     crashes = CrashReport(run)
+    LogFollower({"supervisord": run / "supervisord.log", **{name: logs / f"{name}.log" for name in names}}).start()
     while supervisord.poll() is None:
         if not stopping:
             crashes.check()
         if not (announced or stopping) and "proxy" in names and _healthy(f"{url}/healthz"):
             announced = True
-            print(
+            _say(
                 f"\n[stack] Voice platform running at {url}\n"
                 "[stack] Create a tenant:  .venv/bin/python manage.py createtenant acme"
                 " --owner alice --password '<password>' --accept-dpa\n"
                 "[stack] Issue an API key: .venv/bin/python manage.py createapikey --tenant acme\n"
                 f"[stack] Processes: .venv/bin/supervisorctl -c {conf} status\n"
+                f"[stack] Logs: {logs}/<process>.log (echoed here)\n"
                 "[stack] Ctrl-C stops every process.\n",
-                flush=True,
+                stream=sys.stdout,
             )
         time.sleep(0.5)
     if not stopping:
-        print(f"[stack] supervisord exited ({supervisord.returncode})", file=sys.stderr, flush=True)
+        _say(f"[stack] supervisord exited ({supervisord.returncode})")
         return 1
     return 0
 

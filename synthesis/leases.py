@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +28,8 @@ from synthesis.models import Task, TaskStatus
 
 logger = logging.getLogger(__name__)
 
-_held: dict[uuid.UUID, int] = {}  # task id → the attempt (claim number) this process holds
+# task id → (the attempt (claim number) this process holds, when it was claimed)
+_held: dict[uuid.UUID, tuple[int, float]] = {}
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 
@@ -44,7 +46,8 @@ def heartbeat_interval() -> float:
 @contextmanager
 def holding(tasks: list[Task]) -> Iterator[None]:
     """Heartbeat ``tasks`` (as claimed: their ``attempts`` is the claim) until the block ends."""
-    claims = {task.id: task.attempts for task in tasks}  # as claimed: the block may refresh the rows
+    now = time.monotonic()
+    claims = {task.id: (task.attempts, now) for task in tasks}  # as claimed: the block may refresh the rows
     with _lock:
         _held.update(claims)
         _ensure_thread()
@@ -52,15 +55,21 @@ def holding(tasks: list[Task]) -> Iterator[None]:
         yield
     finally:
         with _lock:
-            for task_id, attempt in claims.items():
-                if _held.get(task_id) == attempt:
+            for task_id, claim in claims.items():
+                if _held.get(task_id) == claim:
                     del _held[task_id]
 
 
 def beat() -> int:
-    """Renew the heartbeat of every task this process holds; returns how many rows moved."""
+    """Renew the heartbeat of every task this process holds; returns how many rows moved.
+
+    Only within the task's time limit: a worker thread stuck past it (blocked on a
+    write nobody reads, a hung driver call) stops renewing, so another worker takes
+    the task over even though this process is alive.
+    """
+    limit = time.monotonic() - settings.SYNTHESIS_TIME_LIMIT_SECONDS
     with _lock:
-        held = dict(_held)
+        held = {task_id: attempt for task_id, (attempt, since) in _held.items() if since > limit}
     if not held:
         return 0
     mine = Q()

@@ -137,6 +137,15 @@ def test_a_held_task_keeps_heartbeating_while_the_engine_call_blocks(tenant_a, s
     assert leases.beat() == 0  # released: nothing held any more
 
 
+def test_a_task_stuck_past_its_time_limit_is_no_longer_heartbeated(tenant_a, short_lease, broker, settings):
+    task_id = tenant_a.create_task(tenant_a.ready_voice()).json()["id"]
+    [task] = runner._claim([task_id])
+    with leases.holding([task]):
+        assert leases.beat() == 1
+        settings.SYNTHESIS_TIME_LIMIT_SECONDS = 0  # the worker thread is stuck (alive, but past its limit)
+        assert leases.beat() == 0  # so the lease runs out and another worker takes the task over
+
+
 def test_cancelling_a_task_whose_worker_is_gone_takes_effect_at_once(tenant_a, short_lease, broker):
     task_id = tenant_a.create_task(tenant_a.ready_voice()).json()["id"]
     Task.objects.filter(id=task_id).update(status=TaskStatus.PROCESSING, attempts=1, worker="gone:1")
