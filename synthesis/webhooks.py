@@ -105,8 +105,9 @@ def deliver(*, task_id) -> None:
 
 def _attempt(task: Task) -> float | None:
     """One POST of the task's final event; returns the delay before the next attempt, or None."""
-    event = event_id(task)
-    attempt = WebhookDelivery.objects.filter(task=task, event_id=event).count() + 1
+    # Earlier attempts name the event (events sent before ids were derived from the task keep theirs).
+    earlier = list(WebhookDelivery.objects.filter(task=task).values_list("event_id", flat=True))
+    event, attempt = (earlier[0] if earlier else event_id(task)), len(earlier) + 1
     from synthesis.results import signed_result_url
 
     result_url = signed_result_url(task) if task.status == TaskStatus.DONE else None
