@@ -139,7 +139,12 @@ def test_the_api_answers_as_documented_while_redis_is_down(stack):
         assert accepted.status_code == 202, accepted.text  # recorded; enqueued by the reconciler later
         task_id = accepted.json()["id"]
         assert stack.api.get(f"/api/v1/tasks/{task_id}").json()["status"] == "PENDING"
-        assert stack.api.get("/api/v1/tasks").status_code == 200
+        with open(REFERENCE, "rb") as fh:
+            voice = stack.api.post("/api/v1/speakers", data={"name": "during", "language": "en", "reference_text": "x"},
+                                   files={"audio": ("voice.flac", fh, "audio/flac")})  # fmt: skip
+        assert voice.status_code == 201, voice.text  # its profiling job is sent once Redis is back
+        for path in ("/api/v1/tasks", "/api/v1/speakers", "/api/v1/usage", f"/api/v1/speakers/{stack.voice}"):
+            assert stack.api.get(path).status_code == 200, path
         ready = stack.api.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["status"] == "degraded"
@@ -154,6 +159,10 @@ def test_the_api_answers_as_documented_while_redis_is_down(stack):
     finally:
         stack.live.supervisorctl("start", "redis")
     task = _wait(stack, task_id, until=_finished, timeout=150)
+    deadline = time.monotonic() + 60
+    while stack.api.get(f"/api/v1/speakers/{voice.json()['id']}").json()["status"] == "PROCESSING":
+        assert time.monotonic() < deadline, "the voice uploaded during the outage was not profiled"
+        time.sleep(0.5)
     health.stop()
     assert task["status"] == "DONE"
     assert health.failures == []
