@@ -17,7 +17,9 @@ class SpeakerAdmin(AuditedAdmin):
 
 @admin.register(Task)
 class TaskAdmin(AuditedAdmin):
-    list_display = ("id", "tenant", "status", "progress", "priority", "created_at", "finished_at")
+    # attempts > 1: a worker died on it; worker and heartbeat_at: who holds it and their last sign of life.
+    list_display = ("id", "tenant", "status", "progress", "priority", "attempts", "worker", "heartbeat_at",
+                    "created_at", "finished_at")  # fmt: skip
     list_filter = ("status", "priority")
     exclude = ("text",)  # personal data: operators see the numbers, not the words
 
@@ -36,6 +38,8 @@ def operations_view(request):
         "title": "Operations",
         "indicators": operations.indicators(),
         "purge": operations.purge_metrics(),
+        "reconciled": operations.reconciled_counts(),
+        "redis_up": operations.redis_up(),
     }
     return TemplateResponse(request, "admin/operations.html", context)
 

@@ -169,3 +169,30 @@ def test_metrics_count_purges_for_operators_and_scrapers_only(operator, tenant_a
     settings.METRICS_TOKEN = "scrape-secret-123"
     assert Client().get("/metrics", headers={"Authorization": "Bearer scrape-secret-123"}).status_code == 200
     assert Client().get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+
+
+def test_operators_see_what_the_reconciler_recovered(operator, tenant_a, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from synthesis.models import Task, TaskStatus
+    from synthesis.services.reconciler import reconcile
+
+    task_id = tenant_a.create_task(tenant_a.ready_voice()).json()["id"]
+    # Its worker died long ago, and no message for it is left in Redis (none was sent: the
+    # test client's transaction never commits, as if Redis had been flushed).
+    Task.objects.filter(id=task_id).update(status=TaskStatus.PROCESSING, attempts=1, worker="gone:1",
+                                           heartbeat_at=timezone.now() - timedelta(minutes=5))  # fmt: skip
+    before = _samples(operator.get("/metrics").content.decode())
+    assert reconcile(region="eu") == {"tasks_taken_over": 1}
+
+    after = _samples(operator.get("/metrics").content.decode())
+    taken_over = ("sovits_reconciled_total", (("kind", "tasks_taken_over"),))
+    assert after[taken_over] == before.get(taken_over, 0) + 1
+    assert after[("sovits_redis_up", ())] == 1
+    page = operator.get("/admin/operations/").content.decode()
+    assert "Tasks taken over from dead workers" in page
+    assert "answering" in page
+    tasks = operator.get("/admin/synthesis/task/").content.decode()
+    assert "gone:1" in tasks  # who held it, for the operator
