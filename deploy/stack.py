@@ -34,6 +34,7 @@ import ctypes
 import fcntl
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,6 +51,8 @@ sys.path.insert(0, str(ROOT))
 from synthesis import queues  # noqa: E402 - needs ROOT on the path; Django-free
 
 _RESTART_TRIES = 1000  # supervisord waits 1 s more before each retry of a failing start
+# Each process gets SIGTERM if supervisord dies, even by SIGKILL (Linux: util-linux's setpriv).
+_DIE_WITH_SUPERVISORD = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
 
 def _worker_regions(env: dict[str, str]) -> list[str]:
     """WORKER_REGIONS (e.g. "eu") binds this machine's workers to those regions' queues;
@@ -212,8 +215,7 @@ def _supervisord_conf(env: dict[str, str], role: str, run: Path, logs: Path) -> 
         lines += [
             "",
             f"[program:{name}]",
-            # setpriv: the process gets SIGTERM if supervisord dies, even by SIGKILL.
-            "command=" + shlex.join(["setpriv", "--pdeathsig", "TERM", "--", *argv]).replace("%", "%%"),
+            "command=" + shlex.join([*_DIE_WITH_SUPERVISORD, *argv]).replace("%", "%%"),
             # Redis first (the others need it); the front last. Stopped in reverse order.
             f"priority={1 if name == 'redis' else 20 if name == 'proxy' else 10}",
             f"autostart={'true' if name == 'redis' else 'false'}",  # the rest once Redis answers
