@@ -255,7 +255,9 @@ def _start_services(run: Path, names: list[str], supervisord: subprocess.Popen, 
             if "redis" not in names or _redis_answers(env):
                 for name in names:
                     if name != "redis":
-                        rpc.supervisor.startProcess(name, False)
+                        # Already started (a retry of this loop) or failing (supervisord retries it): fine.
+                        with contextlib.suppress(xmlrpc.client.Fault):
+                            rpc.supervisor.startProcess(name, False)
                 return
         except (OSError, xmlrpc.client.Error):
             pass  # supervisord's socket not up yet

@@ -44,7 +44,8 @@ def reconcile(*, region: str) -> dict[str, int]:
     """One pass for ``region``; returns what it sent again (or settled), by kind."""
     now = timezone.now()
     grace = now - timedelta(seconds=settings.RECONCILE_GRACE_SECONDS)
-    waiting = dispatch.waiting(region)  # read before the rows: what it misses was sent after
+    # The broker first: work sent after this snapshot is younger than the grace, or a harmless duplicate.
+    waiting = dispatch.waiting(region)
     counts: Counter[str] = Counter()
 
     def ensure(kind: str, job: str, arg: str) -> None:
