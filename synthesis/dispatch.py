@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import dramatiq
 import redis
 from django.conf import settings
-from dramatiq.common import dq_name
+from dramatiq.common import current_millis, dq_name
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.message import Message
 
@@ -92,23 +92,35 @@ def require_broker() -> None:
 
 
 def waiting(region: str) -> set[tuple[str, str]]:
-    """``(job, first argument)`` of every message the broker holds for ``region``:
-    queued, delayed, or fetched by a worker and not yet acknowledged.
+    """``(job, first argument)`` of every message the broker holds for ``region`` and will
+    deliver: queued, delayed, or fetched by a live worker and not yet acknowledged.
 
     Dramatiq's Redis broker keeps each queue's messages in the hash
     ``<namespace>:<queue>.msgs`` (delayed ones under ``<queue>.DQ``) from enqueue
-    to acknowledgement, including those fetched by a worker that died (it moves
-    them back to the queue once that worker's heartbeat is older than the
-    broker's ``heartbeat_timeout``). What is not in these hashes is lost.
+    to acknowledgement. A message fetched by a worker that died stays there, in
+    that worker's ``__acks__`` set, until Dramatiq's own maintenance (run on a
+    random few of its commands) puts it back in the queue; it counts as lost here,
+    so the reconciler need not wait for that. What is in no hash is lost too.
     Raises when Redis cannot be reached: then nothing can be sent either.
     """
     broker = dramatiq.get_broker()
+    client, namespace = broker.client, broker.namespace
+    silent_since = current_millis() - broker.heartbeat_timeout
+    dead = [worker.decode() for worker in client.zrangebyscore(f"{namespace}:__heartbeats__", 0, silent_since)]
+    names = [queues.regional(region, queue) for queue in queues.ALL]
+    keys = [key for name in names for key in (name, dq_name(name))]
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.hgetall(f"{namespace}:{key}.msgs")
+        for worker in dead:
+            pipe.smembers(f"{namespace}:__acks__.{worker}.{key}")
+    replies = iter(pipe.execute())
     found: set[tuple[str, str]] = set()
-    for queue in queues.ALL:
-        name = queues.regional(region, queue)
-        for key in (name, dq_name(name)):
-            for raw in broker.client.hvals(f"{broker.namespace}:{key}.msgs"):
-                message = Message.decode(raw)
-                if message.args:
-                    found.add((message.actor_name.rsplit(".", 1)[0], str(message.args[0])))
+    for _key in keys:
+        messages = next(replies)
+        held_by_dead = set().union(*(next(replies) for _ in dead))
+        for redis_id, raw in messages.items():
+            message = Message.decode(raw)
+            if redis_id not in held_by_dead and message.args:
+                found.add((message.actor_name.rsplit(".", 1)[0], str(message.args[0])))
     return found

@@ -15,6 +15,7 @@ from datetime import timedelta
 import dramatiq
 import pytest
 from django.utils import timezone
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
 
 from synthesis import dispatch, leases, worker_lifecycle
@@ -78,6 +79,20 @@ def test_a_task_whose_message_was_lost_is_sent_again_once_and_finishes(tenant_a,
         worker.stop()
     assert (task.status, task.attempts, task.heartbeat_at) == (TaskStatus.DONE, 1, None)
     assert task.worker == leases.worker_name()  # who ran it, for operators
+
+
+def test_a_message_held_by_a_dead_worker_counts_as_lost(tenant_a, short_lease, broker):
+    task_id = tenant_a.create_task(tenant_a.ready_voice()).json()["id"]
+    other = RedisBroker(client=broker.client, namespace=broker.namespace)  # another worker process
+    queue = f"{REGION}.synthesis"
+    [fetched] = other.do_fetch(queue, 1)  # it takes the message...
+    assert dramatiq.Message.decode(fetched).args == (task_id,)
+    assert ("task", task_id) in dispatch.waiting(REGION)  # ...and is alive: the message is in hand
+    broker.client.zadd(f"{broker.namespace}:__heartbeats__", {other.broker_id: time.time() * 1000 - 60_000})
+
+    assert ("task", task_id) not in dispatch.waiting(REGION)  # it died: nobody will deliver it
+    _age(Task, task_id, created_at=5)
+    assert reconcile(region=REGION) == {"tasks": 1}
 
 
 def test_a_task_whose_worker_died_is_taken_over_by_the_next_delivery(tenant_a, short_lease, broker):
