@@ -22,10 +22,6 @@ def handing_back() -> bool:
     return _stop_by is not None and time.monotonic() >= _stop_by
 
 
-def stopping() -> bool:
-    return _stop_by is not None
-
-
 class WorkerLifecycle(Middleware):
     def after_worker_boot(self, broker, worker) -> None:
         global _stop_by
