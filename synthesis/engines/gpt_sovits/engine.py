@@ -1,0 +1,327 @@
+"""The GPT-SoVITS engine, on gsv-tts-lite (pinned: it reaches into the library's caches).
+
+One instance per worker process owns the models. The library is not thread-safe, so
+every call holds one lock. Its caches are dicts keyed by whatever it is given (file
+paths, upstream); here they only ever hold opaque keys: ``gpt:<model id>``,
+``sovits:<model id>`` and ``voice:<digest of the stored profile>``, filled from
+checkpoints read safely (``formats``) and from profiles decrypted by the worker, and
+evicted least recently used. No reference audio or model is ever read from a path
+the library chooses, and nothing is downloaded.
+
+A voice's profile is what the library caches per reference (``cache_spk_audio`` and
+``cache_prompt_audio``): the prompt's semantic tokens, phones and BERT features, and
+the timbre (``ge``, from the voice's own SoVITS model, and the speaker-verification
+embedding). It is computed once at upload, stored encrypted, and put back into the
+library's caches under its digest when a task needs it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from synthesis.engines.base import (
+    AudioChunk,
+    EngineError,
+    ProgressCallback,
+    ReferenceUnusable,
+    SynthesisRequest,
+    SynthesisResult,
+    UnsupportedLanguage,
+    VoiceProfile,
+    synthesize_by_streaming,
+)
+from synthesis.engines.gpt_sovits import assets, formats, loading
+from synthesis.engines.gpt_sovits.torchaudio_compat import ensure_torchaudio
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 32000
+LANGUAGES = frozenset({"en", "zh", "ja"})
+# Parameters a task may set, with the library's defaults and the allowed range.
+PARAMETERS = {
+    "speed": (1.0, 0.5, 2.0),
+    "top_k": (15, 1, 100),
+    "top_p": (1.0, 0.01, 1.0),
+    "temperature": (1.0, 0.01, 2.0),
+    "repetition_penalty": (1.35, 1.0, 2.0),
+}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a registered model pair's files are; ``gpt``/``sovits`` are paths or the bytes themselves."""
+
+    gpt: str | Path | bytes
+    sovits: str | Path | bytes
+
+
+class ModelLoadFailed(EngineError):
+    """A registered model pair could not be loaded on this worker."""
+
+    def __init__(self, model_id: str, cause: BaseException):
+        super().__init__(f"model {model_id} could not be loaded ({type(cause).__name__})")
+        self.model_id = model_id
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """Decoded reference audio handed to the library where it expects a file path."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+
+def _quiet_library(record: logging.LogRecord) -> bool:
+    """gsv-tts-lite logs every step at INFO through the root logger; keep its warnings only."""
+    return record.levelno >= logging.WARNING or f"{os.sep}gsv_tts{os.sep}" not in record.pathname
+
+
+def _clamped(params, name):
+    default, low, high = PARAMETERS[name]
+    value = params.get(name, default)
+    return type(default)(min(high, max(low, float(value))))
+
+
+class GptSovitsEngine:
+    name: ClassVar[str] = "gpt-sovits"
+    languages: ClassVar[frozenset[str]] = LANGUAGES
+
+    def __init__(
+        self,
+        *,
+        assets_dir: str | Path,
+        resolve_model: Callable[[str], ModelSource],
+        device: str = "cpu",
+        half: bool | None = None,
+        max_models: int = 4,
+        max_profiles: int = 256,
+    ):
+        root = assets.require(assets_dir)
+        ensure_torchaudio()
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        import torch
+        from gsv_tts import TTS
+        from gsv_tts.GPT_SoVITS.Featurizer import CNHubert, CNRoberta
+        from gsv_tts.GPT_SoVITS.SV import ERes2Net
+
+        self._torch = torch
+        half = device.startswith("cuda") if half is None else half
+        self._tts = TTS(
+            models_dir=str(root),
+            device=device,
+            dtype="float16" if half else "float32",
+            use_bert=False,  # with True it downloads a BERT on CPU; attached below from the assets instead
+            always_load_cnhubert=True,
+            always_load_sv=True,
+        )
+        logging.getLogger().addFilter(_quiet_library)
+        config = self._tts.tts_config
+        self.device, self.dtype = config.device, config.dtype
+        self._tts._load_audio = self._load_audio  # references come decoded from the worker, never from a path
+        try:
+            self._tts.cnhubert_model = CNHubert(self._tts.cnhubert_path, config)
+            formats.check_state_dict(root / assets.SV_CHECKPOINT, "speaker-verification")
+            self._tts.sv_model = ERes2Net(self._tts.sv_path, config)
+            if (root / assets.BERT_FOLDER).is_dir():
+                config.cnroberta = CNRoberta(root / assets.BERT_FOLDER, config)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise assets.AssetsMissing([assets.Problem(root, f"an asset does not load: {exc}", "see the README")])
+        self._resolve_model = resolve_model
+        self._max_models, self._max_profiles = max(1, max_models), max(1, max_profiles)
+        self._models: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._profiles: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.RLock()
+
+    # -- models ---------------------------------------------------------------------------
+
+    def _load_audio(self, source):
+        if isinstance(source, _Reference):
+            return self._torch.from_numpy(source.samples.astype(np.float32)[None, :].copy()), source.sample_rate
+        raise TypeError("the engine only reads references handed to it decoded")
+
+    def load_model(self, model_id: str) -> tuple[str, str]:
+        """The library's keys for the model pair ``model_id``, loading it if needed (LRU)."""
+        model_id = str(model_id)
+        with self._lock:
+            if model_id in self._models:
+                self._models.move_to_end(model_id)
+                return self._models[model_id]
+            try:
+                source = self._resolve_model(model_id)
+                gpt = formats.read_gpt(source.gpt)
+                sovits = formats.read_sovits(source.sovits)
+                gpt_key, sovits_key = f"gpt:{model_id}", f"sovits:{model_id}"
+                config = self._tts.tts_config
+                runtime_gpt = loading.runtime_gpt(gpt, device=self.device, dtype=self.dtype, caches=config.gpt_cache)
+                runtime_sovits = loading.runtime_sovits(
+                    sovits, device=self.device, dtype=self.dtype, caches=config.sovits_cache
+                )
+            except Exception as exc:
+                logger.warning("model %s failed to load: %s", model_id, exc)
+                raise ModelLoadFailed(model_id, exc) from exc
+            while len(self._models) >= self._max_models:
+                self.unload_model(next(iter(self._models)))
+            self._tts.gpt_models[gpt_key] = runtime_gpt
+            self._tts.sovits_models[sovits_key] = runtime_sovits
+            self._models[model_id] = (gpt_key, sovits_key)
+            logger.info("loaded GPT-SoVITS model %s (%s)", model_id, sovits.version)
+            return gpt_key, sovits_key
+
+    def unload_model(self, model_id: str) -> None:
+        with self._lock:
+            keys = self._models.pop(str(model_id), None)
+            if keys is None:
+                return
+            gpt_key, sovits_key = keys
+            self._tts.gpt_models.pop(gpt_key, None)
+            self._tts.sovits_models.pop(sovits_key, None)
+            for voice_key in [k for k, model in self._profiles.items() if model == str(model_id)]:
+                self._forget_profile(voice_key)
+            self._tts._empty_cache()
+
+    # -- profiles -------------------------------------------------------------------------
+
+    def extract_profile(
+        self, *, audio: np.ndarray, sample_rate: int, text: str, language: str, model: str | None = None
+    ) -> VoiceProfile:
+        if not text or not text.strip():
+            raise ReferenceUnusable("GPT-SoVITS needs the transcript of the reference (reference_text)")
+        if language not in LANGUAGES:
+            raise UnsupportedLanguage(language)
+        if model is None:
+            raise EngineError("a GPT-SoVITS voice needs a model")
+        from gsv_tts.TextProcessor import get_phones_and_bert
+
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            _, sovits_key = self.load_model(model)
+            sovits = self._tts.sovits_models[sovits_key]
+            reference = _Reference(np.asarray(audio, dtype=np.float32), int(sample_rate))
+            try:
+                prompt = self._tts._get_prompt(self._tts.cnhubert_model, sovits, reference)
+                refers, audio16k = self._tts._get_spec(sovits.hps, reference)
+                sv_emb = self._tts.sv_model.compute_embedding3(audio16k)
+                ge = sovits.vq_model.get_ge(refers, sv_emb)
+                phones, _, bert, _ = get_phones_and_bert(text, self._tts.tts_config, language)
+            except (RuntimeError, ValueError, IndexError, AssertionError) as exc:
+                raise ReferenceUnusable(f"GPT-SoVITS could not analyse the reference ({type(exc).__name__})") from exc
+            finally:
+                self._tts._empty_cache()
+            buffer = io.BytesIO()
+            torch.save(
+                {
+                    "prompt": prompt.cpu(),
+                    "phones": torch.tensor(phones, dtype=torch.int32),
+                    "bert": bert.half().cpu(),
+                    "ge": ge.float().cpu(),
+                    "sv_emb": sv_emb.float().cpu(),
+                },
+                buffer,
+            )
+        return VoiceProfile(
+            engine=self.name,
+            data={
+                "model_id": str(model),
+                "version": sovits.hps.model.version,
+                "language": language,
+                "tensors": base64.b64encode(buffer.getvalue()).decode("ascii"),
+            },
+        )
+
+    def _voice_key(self, profile: VoiceProfile, sovits_key: str) -> str:
+        """Put the profile into the library's caches (once) under a key made from its content."""
+        data = profile.data
+        digest = hashlib.sha256(f"{data['model_id']}\0{data['tensors']}".encode()).hexdigest()[:32]
+        key = f"voice:{digest}"
+        if key in self._profiles:
+            self._profiles.move_to_end(key)
+            return key
+        torch = self._torch
+        tensors = torch.load(io.BytesIO(base64.b64decode(data["tensors"])), map_location="cpu", weights_only=True)
+        device, dtype = self.device, self.dtype
+        self._tts.prompt_audio_cache[key] = {
+            "prompt": tensors["prompt"].to(device),
+            "phones1": tensors["phones"].tolist(),
+            "bert1": tensors["bert"].to(device, dtype),
+        }
+        self._tts.spk_audio_cache[key] = {
+            "ge": {sovits_key: tensors["ge"].to(device, dtype)},
+            "sv_emb": tensors["sv_emb"].to(device, dtype),
+        }
+        self._profiles[key] = str(data["model_id"])
+        while len(self._profiles) > self._max_profiles:
+            self._forget_profile(next(iter(self._profiles)))
+        return key
+
+    def _forget_profile(self, key: str) -> None:
+        self._profiles.pop(key, None)
+        self._tts.prompt_audio_cache.pop(key, None)
+        self._tts.spk_audio_cache.pop(key, None)
+
+    # -- synthesis ------------------------------------------------------------------------
+
+    def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
+        """Audio a text segment at a time (the library's sentence-mode stream)."""
+        from gsv_tts import cut_text
+
+        if request.language not in LANGUAGES:
+            raise UnsupportedLanguage(request.language)
+        profile = request.profile
+        if profile.engine != self.name:
+            raise EngineError(f"a {profile.engine} profile cannot be spoken by {self.name}")
+        params = request.params
+        torch = self._torch
+        with self._lock:
+            gpt_key, sovits_key = self.load_model(profile.data["model_id"])
+            voice_key = self._voice_key(profile, sovits_key)
+            text = request.text if self._tts._check_pause(request.text) else request.text + "."
+            segments = max(1, len(cut_text(text, 10)))
+            if "seed" in params:
+                torch.manual_seed(int(params["seed"]))
+            chunks = self._tts.infer_stream(
+                spk_audio_path=voice_key,
+                prompt_audio_path=voice_key,
+                prompt_audio_text="",  # cached with the profile
+                text=text,
+                text_language=request.language,
+                prompt_language=profile.data.get("language", request.language),
+                stream_mode="sentence",
+                speed=_clamped(params, "speed"),
+                top_k=int(_clamped(params, "top_k")),
+                top_p=_clamped(params, "top_p"),
+                temperature=_clamped(params, "temperature"),
+                repetition_penalty=_clamped(params, "repetition_penalty"),
+                gpt_model=gpt_key,
+                sovits_model=sovits_key,
+                debug=False,
+            )
+            done = 0
+            try:
+                for clip in chunks:
+                    done += 1
+                    audio = np.asarray(clip.audio_data, dtype=np.float32)
+                    peak = float(np.abs(audio).max()) if audio.size else 0.0
+                    if peak > 1.0:
+                        audio = audio / peak
+                    yield AudioChunk(audio=audio, sample_rate=SAMPLE_RATE, progress=min(1.0, done / segments))
+            except (RuntimeError, ValueError, IndexError, AssertionError, KeyError) as exc:
+                raise EngineError(f"GPT-SoVITS failed: {type(exc).__name__}: {exc}") from exc
+
+    def synthesize(
+        self, requests: Sequence[SynthesisRequest], *, on_progress: ProgressCallback | None = None
+    ) -> list[SynthesisResult]:
+        with self._lock:
+            return synthesize_by_streaming(self, requests, on_progress)

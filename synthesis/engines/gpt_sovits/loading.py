@@ -1,0 +1,105 @@
+"""Build gsv-tts-lite's model objects from checkpoints read by ``formats`` (never from a path
+the library would unpickle itself), checking that the weights fit the model exactly.
+
+The library loads SoVITS weights with ``strict=False``, so a checkpoint of another
+architecture would load half-empty and speak noise; here every expected key must be there.
+"""
+
+from __future__ import annotations
+
+from synthesis.engines.gpt_sovits.formats import CheckpointError, GptCheckpoint, SovitsCheckpoint
+
+# Upstream s1 layer names → gsv-tts-lite's (the library renames them the same way when it loads).
+GPT_LAYER_KEYS = (
+    ("self_attn.in_proj_weight", "qkv.weight"),
+    ("self_attn.in_proj_bias", "qkv.bias"),
+    ("self_attn.out_proj.weight", "out_proj.weight"),
+    ("self_attn.out_proj.bias", "out_proj.bias"),
+    ("linear1.weight", "mlp.0.weight"),
+    ("linear1.bias", "mlp.0.bias"),
+    ("linear2.weight", "mlp.2.weight"),
+    ("linear2.bias", "mlp.2.bias"),
+    ("norm1.weight", "norm1.weight"),
+    ("norm1.bias", "norm1.bias"),
+    ("norm2.weight", "norm2.weight"),
+    ("norm2.bias", "norm2.bias"),
+)
+
+
+def _check_keys(what: str, expected: set[str], found: set[str]) -> None:
+    missing, unexpected = sorted(expected - found), sorted(found - expected)
+    if missing or unexpected:
+        raise CheckpointError(
+            "MODEL_INVALID",
+            f"The {what} weights do not fit the model: {len(missing)} missing, {len(unexpected)} unexpected",
+            file=what, missing=missing[:5], unexpected=unexpected[:5],
+        )  # fmt: skip
+
+
+def sovits_model(checkpoint: SovitsCheckpoint):
+    """An untrained-to-loaded ``SynthesizerTrn`` on the CPU in float32, weights checked."""
+    from gsv_tts.GPT_SoVITS import utils as gsv_utils
+    from gsv_tts.GPT_SoVITS.SoVITS.models import SynthesizerTrn
+
+    hps = gsv_utils.DictToAttrRecursive(checkpoint.config)
+    hps.model.semantic_frame_rate = "25hz"
+    hps.model.version = checkpoint.version
+    try:
+        model = SynthesizerTrn(
+            hps.data.filter_length // 2 + 1,
+            hps.train.segment_size // hps.data.hop_length,
+            n_speakers=hps.data.n_speakers,
+            **vars(hps.model),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError("MODEL_INVALID", f"The SoVITS config cannot build a model ({exc})", file="sovits") from exc
+    expected = {key for key in model.state_dict() if not key.startswith("enc_q.")}
+    _check_keys("sovits", expected, set(checkpoint.weights))
+    try:
+        model.load_state_dict(checkpoint.weights, strict=False)
+    except RuntimeError as exc:
+        raise CheckpointError("MODEL_INVALID", "The SoVITS weights have the wrong shapes", file="sovits") from exc
+    return model, hps
+
+
+def gpt_model(checkpoint: GptCheckpoint):
+    from gsv_tts.GPT_SoVITS.GPT.t2s_model import Text2SemanticDecoder
+
+    weights = dict(checkpoint.weights)
+    for layer in range(checkpoint.config["model"]["n_layer"]):
+        for upstream, ours in GPT_LAYER_KEYS:
+            key = f"model.h.layers.{layer}.{upstream}"
+            if key in weights:
+                weights[f"t2s_transformer.blocks.{layer}.{ours}"] = weights.pop(key)
+    weights = {key.removeprefix("model."): value for key, value in weights.items()}
+    try:
+        model = Text2SemanticDecoder(checkpoint.config)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError("MODEL_INVALID", f"The GPT config cannot build a model ({exc})", file="gpt") from exc
+    _check_keys("gpt", set(model.state_dict()), set(weights))
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError("MODEL_INVALID", "The GPT weights have the wrong shapes", file="gpt") from exc
+    return model
+
+
+def runtime_sovits(checkpoint: SovitsCheckpoint, *, device, dtype, caches: list[int]):
+    """The library's ``Sovits`` wrapper, ready for inference on ``device``."""
+    from gsv_tts.Loader import Sovits
+
+    model, hps = sovits_model(checkpoint)
+    model.dec.remove_weight_norm()
+    model.to(device, dtype)
+    model.eval()
+    model.initialize_runtime(dtype, device, caches)
+    return Sovits(model, hps)
+
+
+def runtime_gpt(checkpoint: GptCheckpoint, *, device, dtype, caches: list[tuple[int, int]]):
+    from gsv_tts.Loader import Gpt
+
+    model = gpt_model(checkpoint).to(device, dtype)
+    model.eval()
+    model.initialize_runtime(dtype, device, caches)
+    return Gpt(model, checkpoint.config)
