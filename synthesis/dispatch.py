@@ -38,14 +38,31 @@ class Job:
 _LIMIT_MS = settings.SYNTHESIS_TIME_LIMIT_SECONDS * 1000
 _RETRIED = {"max_retries": 3, "time_limit": _LIMIT_MS}
 
-# Every job the service runs; ``synthesis.actors`` declares one actor per job and region.
-JOBS: dict[str, Job] = {
+# Jobs that run on an engine: one copy per engine, on that engine's queues (see engine_job).
+ENGINE_JOBS: dict[str, Job] = {
     "task": Job(queues.SYNTHESIS, {**_RETRIED, "priority": 10}),
     "task_high": Job(queues.SYNTHESIS_HIGH, {**_RETRIED, "priority": 0}),
     "batch": Job(queues.SYNTHESIS, {**_RETRIED, "priority": 10}),
     "batch_high": Job(queues.SYNTHESIS_HIGH, {**_RETRIED, "priority": 0}),
     # Own queue: a new voice need not wait behind a backlog of tasks.
     "profile": Job(queues.PROFILES, {**_RETRIED, "priority": 5}),
+    # A registered model's files are read and checked where the engine's workers run.
+    "model_check": Job(queues.PROFILES, {"max_retries": 1, "time_limit": _LIMIT_MS, "priority": 5}),
+}
+
+
+def engine_job(job: str, engine: str) -> str:
+    """The name of ``job`` (one of ENGINE_JOBS) for ``engine``: ``task.gpt-sovits``."""
+    return f"{job}.{engine}"
+
+
+# Every job the service runs; ``synthesis.actors`` declares one actor per job and region.
+JOBS: dict[str, Job] = {
+    **{
+        engine_job(job, engine): Job(queues.for_engine(spec.queue, engine), spec.options)
+        for job, spec in ENGINE_JOBS.items()
+        for engine in queues.ENGINES
+    },
     "webhook": Job(queues.WEBHOOKS, {"max_retries": 0, "time_limit": 60_000}),
     "subject_request": Job(queues.MAINTENANCE, _RETRIED),
     # Periodic (the scheduler process enqueues them); see synthesis.actors.
@@ -107,7 +124,7 @@ def waiting(region: str) -> set[tuple[str, str]]:
     client, namespace = broker.client, broker.namespace
     silent_since = current_millis() - broker.heartbeat_timeout
     dead = [worker.decode() for worker in client.zrangebyscore(f"{namespace}:__heartbeats__", 0, silent_since)]
-    names = [queues.regional(region, queue) for queue in queues.ALL]
+    names = queues.of_regions([region], queues.ENGINES)
     keys = [key for name in names for key in (name, dq_name(name))]
     pipe = client.pipeline(transaction=False)
     for key in keys:

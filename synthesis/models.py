@@ -14,6 +14,51 @@ class SpeakerStatus(models.TextChoices):
     FAILED = "FAILED"
 
 
+class ModelStatus(models.TextChoices):
+    PROCESSING = "PROCESSING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+class SynthesisModel(models.Model):
+    """A GPT-SoVITS model pair (GPT ``.ckpt`` and SoVITS ``.pth``) that voices speak through.
+
+    Base models (no tenant) are registered by operators, every tenant may use them, and
+    their files stay where the operator put them: at the same path on every GPU worker.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="synthesis_models",
+        help_text="Empty: a base model, usable by every tenant",
+    )  # fmt: skip
+    engine = models.CharField(max_length=32, default="gpt-sovits")
+    name = models.CharField(max_length=100)
+    version = models.CharField(max_length=16, blank=True, help_text="Read from the SoVITS file when checked")
+    gpt_path = models.CharField("GPT file (.ckpt)", max_length=1000, blank=True)
+    sovits_path = models.CharField("SoVITS file (.pth)", max_length=1000, blank=True)
+    is_default = models.BooleanField(default=False, help_text="New voices of the engine use it unless they name one")
+    status = models.CharField(max_length=16, choices=ModelStatus.choices, default=ModelStatus.PROCESSING)
+    error = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "model"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["engine", "name"], condition=models.Q(tenant__isnull=True), name="base_model_name_once"
+            ),
+            models.UniqueConstraint(
+                fields=["engine"], condition=models.Q(tenant__isnull=True, is_default=True), name="one_default_model"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.engine} {self.version or '?'})"
+
+
 class Speaker(models.Model):
     """A voice: a tenant's reference recording and what is known about it."""
 
@@ -22,6 +67,11 @@ class Speaker(models.Model):
     name = models.CharField(max_length=100)
     language = models.CharField(max_length=8)
     reference_text = encrypt(models.TextField(blank=True))
+    # The engine the voice speaks through, and for GPT-SoVITS its model pair; fixed at upload.
+    engine = models.CharField(max_length=32, default="embedded")
+    model = models.ForeignKey(
+        SynthesisModel, null=True, blank=True, on_delete=models.PROTECT, related_name="speakers"
+    )
     status = models.CharField(max_length=16, choices=SpeakerStatus.choices, default=SpeakerStatus.PROCESSING)
     error = models.JSONField(null=True, blank=True)
     # Encrypted object in the storage, never a plaintext path.

@@ -68,8 +68,8 @@ cache = ProfileCache(maxsize=settings.PROFILE_CACHE_SIZE, ttl=settings.PROFILE_C
 
 
 def extract(speaker: Speaker) -> StoredProfile:
-    """The expensive step: analyse the reference with the configured engine."""
-    engine = get_engine()
+    """The expensive step: analyse the reference with the voice's engine (and model)."""
+    engine = get_engine(speaker.engine)
     reference = audio.decode(
         storage.get(tenant=speaker.tenant, object_key=speaker.reference_key),
         max_seconds=settings.REFERENCE_MAX_SECONDS,
@@ -79,6 +79,7 @@ def extract(speaker: Speaker) -> StoredProfile:
         sample_rate=reference.sample_rate,
         text=speaker.reference_text,
         language=speaker.language,
+        model=str(speaker.model_id) if speaker.model_id else None,
     )
     stored_embedding = profile.data.get("embedding")
     embedding = (
@@ -104,8 +105,8 @@ def deserialise(raw: bytes) -> StoredProfile:
 
 
 def load(speaker: Speaker) -> StoredProfile | None:
-    """The profile for the configured engine: from the cache, else from storage; None if never extracted."""
-    engine_name = get_engine().name
+    """The voice's profile: from the cache, else from storage; None if never extracted for its engine."""
+    engine_name = speaker.engine
     key = (speaker.id, speaker.profile_key)
     cached = cache.get(key)
     if cached is not None:

@@ -9,7 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis.models import Batch, Speaker, Task, TaskStatus, WebhookDelivery
+from synthesis.models import Batch, Speaker, SynthesisModel, Task, TaskStatus, WebhookDelivery
 from tenants.models import Tenant
 
 
@@ -22,6 +22,12 @@ def speaker_get(*, tenant: Tenant, speaker_id: uuid.UUID | str) -> Speaker:
     if speaker is None:
         raise ApiError("NOT_FOUND", "Speaker not found", details={"speaker_id": str(speaker_id)})
     return speaker
+
+
+def model_list(*, tenant: Tenant, engine: str | None = None) -> QuerySet[SynthesisModel]:
+    """The models ``tenant`` may use: the base models and its own."""
+    models = SynthesisModel.objects.filter(Q(tenant__isnull=True) | Q(tenant=tenant)).order_by("-is_default", "name")
+    return models.filter(engine=engine) if engine else models
 
 
 def task_list(

@@ -283,7 +283,18 @@ MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 REFERENCE_MIN_SECONDS = env.float("REFERENCE_MIN_SECONDS", default=3.0)
 REFERENCE_MAX_SECONDS = env.float("REFERENCE_MAX_SECONDS", default=30.0)
 MAX_TASK_CHARACTERS = env.int("MAX_TASK_CHARACTERS", default=5000)
-SYNTHESIS_ENGINE = env.str("SYNTHESIS_ENGINE", default="embedded")
+# Engines this deployment serves (the first is the default for new voices), and those this
+# machine's workers run (each consumes only its engines' queues).
+SYNTHESIS_ENGINES = env.list("SYNTHESIS_ENGINES", default=["embedded"])
+WORKER_ENGINES = env.list("WORKER_ENGINES", default=SYNTHESIS_ENGINES)
+if not SYNTHESIS_ENGINES or not set(WORKER_ENGINES) <= set(SYNTHESIS_ENGINES):
+    raise ImproperlyConfigured("SYNTHESIS_ENGINES must name an engine, and WORKER_ENGINES only engines among them")
+# GPT-SoVITS: the shared files (HuBERT, speaker verification, text-frontend data), the device,
+# and how many model pairs one worker keeps loaded.
+GPT_SOVITS_ASSETS_DIR = env.str("GPT_SOVITS_ASSETS_DIR", default="")
+GPT_SOVITS_DEVICE = env.str("GPT_SOVITS_DEVICE", default="cpu")
+GPT_SOVITS_HALF = env.bool("GPT_SOVITS_HALF", default=GPT_SOVITS_DEVICE.startswith("cuda"))
+GPT_SOVITS_MAX_MODELS = env.int("GPT_SOVITS_MAX_MODELS", default=4)
 # eSpeak variants the embedded engine tries for each voice; empty means its full list.
 EMBEDDED_VARIANTS = env.list("EMBEDDED_VARIANTS", default=[])
 # Signed result URLs stay valid this long; PUBLIC_BASE_URL makes them absolute

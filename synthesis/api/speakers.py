@@ -22,6 +22,8 @@ class SpeakerOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     language = serializers.CharField()
     reference_text = serializers.CharField()
+    engine = serializers.CharField()
+    model_id = serializers.UUIDField(allow_null=True)
     status = serializers.CharField()
     error = serializers.JSONField()
     duration_seconds = serializers.FloatField()
@@ -36,6 +38,12 @@ class SpeakerListCreateApi(APIView):
         audio = serializers.FileField(allow_empty_file=False)
         reference_text = serializers.CharField(max_length=1000, allow_blank=True, required=False, default="")
         language = serializers.ChoiceField(choices=sorted(LANGUAGES))
+        engine = serializers.CharField(
+            max_length=32, required=False, help_text="The engine the voice speaks through (default: the first served)"
+        )
+        model_id = serializers.UUIDField(
+            required=False, help_text="For engines with models (gpt-sovits): default, the default base model"
+        )
 
     @extend_schema(
         operation_id="speakers_list",
@@ -63,6 +71,8 @@ class SpeakerListCreateApi(APIView):
             audio_bytes=upload.read(),
             filename=upload.name or "",
             content_type=upload.content_type,
+            engine=data.get("engine"),
+            model_id=data.get("model_id"),
         )
         return Response(SpeakerOutputSerializer(speaker).data, status=status.HTTP_201_CREATED)
 

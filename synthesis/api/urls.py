@@ -1,5 +1,6 @@
 from django.urls import path
 
+from synthesis.api.models import EngineListApi, ModelListApi
 from synthesis.api.speakers import SpeakerAudioApi, SpeakerDetailApi, SpeakerListCreateApi
 from synthesis.api.subject_requests import SubjectExportApi, SubjectRequestDetailApi, SubjectRequestListCreateApi
 from synthesis.api.tasks import (
@@ -19,6 +20,8 @@ urlpatterns = [
     path("speakers", SpeakerListCreateApi.as_view(), name="speaker-list"),
     path("speakers/<uuid:speaker_id>", SpeakerDetailApi.as_view(), name="speaker-detail"),
     path("speakers/<uuid:speaker_id>/audio", SpeakerAudioApi.as_view(), name="speaker-audio"),
+    path("engines", EngineListApi.as_view(), name="engine-list"),
+    path("models", ModelListApi.as_view(), name="model-list"),
     path("tasks", TaskListCreateApi.as_view(), name="task-list"),
     path("tasks/<uuid:task_id>", TaskDetailApi.as_view(), name="task-detail"),
     path("tasks/<uuid:task_id>/audio", TaskAudioApi.as_view(), name="task-audio"),

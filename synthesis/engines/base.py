@@ -24,6 +24,15 @@ class EngineError(RuntimeError):
     """The engine failed on input it accepted; the task may succeed if retried."""
 
 
+class ModelUnavailable(EngineError):
+    """The model a voice speaks through could not be loaded on this worker."""
+
+    def __init__(self, model_id: str, cause: BaseException):
+        super().__init__(f"model {model_id} could not be loaded ({type(cause).__name__})")
+        self.model_id = model_id
+        self.cause = cause
+
+
 class UnsupportedLanguage(ValueError):
     pass
 
@@ -69,7 +78,11 @@ class Engine(Protocol):
     name: ClassVar[str]
     languages: ClassVar[frozenset[str]]
 
-    def extract_profile(self, *, audio: np.ndarray, sample_rate: int, text: str, language: str) -> VoiceProfile: ...
+    def extract_profile(
+        self, *, audio: np.ndarray, sample_rate: int, text: str, language: str, model: str | None = None
+    ) -> VoiceProfile:
+        """``model``: the id of the voice's model pair, for engines that have them (GPT-SoVITS)."""
+        ...
 
     def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]: ...
 

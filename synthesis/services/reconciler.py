@@ -10,7 +10,7 @@ jobs again:
 - tasks (and batch items) PENDING for longer than the grace period;
 - tasks PROCESSING whose worker stopped heartbeating (a cancelled one is
   cancelled now; one whose workers died ``TASK_MAX_ATTEMPTS`` times fails);
-- voices still being profiled;
+- voices still being profiled, and models registered but not yet checked;
 - webhooks due (first attempts and retries);
 - data-subject requests received, or abandoned by a worker that died.
 
@@ -32,7 +32,7 @@ from django.utils import timezone
 from sovits_site.errors import ApiError
 from synthesis import dispatch, operations, webhooks
 from synthesis.events import publish_task
-from synthesis.models import Speaker, SpeakerStatus, Task, TaskStatus
+from synthesis.models import ModelStatus, Speaker, SpeakerStatus, SynthesisModel, Task, TaskStatus
 from synthesis.services.subject_requests import abandoned_before
 from synthesis.services.tasks import lease_cutoff, task_job
 from tenants.models import SubjectRequest
@@ -54,20 +54,30 @@ def reconcile(*, region: str) -> dict[str, int]:
             counts[kind] += 1
 
     in_region = Q(tenant__region=region)
-    for task in Task.objects.filter(in_region, status=TaskStatus.PENDING, created_at__lt=grace).only(
-        "id", "batch_id", "priority"
+    for task in (
+        Task.objects.filter(in_region, status=TaskStatus.PENDING, created_at__lt=grace)
+        .select_related("speaker")
+        .only("id", "batch_id", "priority", "speaker__engine")
     ):
         ensure("tasks", *task_job(task))
     abandoned = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=lease_cutoff())
-    for task in Task.objects.select_related("tenant").filter(in_region, abandoned, status=TaskStatus.PROCESSING):
+    for task in Task.objects.select_related("tenant", "speaker").filter(
+        in_region, abandoned, status=TaskStatus.PROCESSING
+    ):
         if task.cancel_requested or task.attempts >= settings.TASK_MAX_ATTEMPTS:
             counts["tasks_settled"] += _settle(task)
         else:
             ensure("tasks_taken_over", *task_job(task))
-    for speaker_id in Speaker.objects.filter(
+    for speaker_id, engine in Speaker.objects.filter(
         in_region, status=SpeakerStatus.PROCESSING, deleted_at__isnull=True, created_at__lt=grace
-    ).values_list("id", flat=True):
-        ensure("voices", "profile", str(speaker_id))
+    ).values_list("id", "engine"):
+        ensure("voices", dispatch.engine_job("profile", engine), str(speaker_id))
+    # Base models (no tenant) are checked by the default region's workers.
+    models = Q(tenant__region=region) | (Q(tenant__isnull=True) if region == settings.DEFAULT_REGION else Q(pk=None))
+    for model_id, engine in SynthesisModel.objects.filter(
+        models, status=ModelStatus.PROCESSING, created_at__lt=grace
+    ).values_list("id", "engine"):
+        ensure("models", dispatch.engine_job("model_check", engine), str(model_id))
     for task_id in Task.objects.filter(in_region, webhook_due_at__lt=grace).values_list("id", flat=True):
         ensure("webhooks", "webhook", str(task_id))
     received = Q(status=SubjectRequest.Status.RECEIVED, created_at__lt=grace)

@@ -23,9 +23,10 @@ from django.utils import timezone
 from sovits_site.errors import ApiError
 from synthesis import dispatch, leases, profiles, results, speaker_embedding, storage, webhooks, worker_lifecycle
 from synthesis.engines import get_engine
-from synthesis.engines.base import SynthesisRequest, SynthesisResult, UnsupportedLanguage
+from synthesis.engines.base import ModelUnavailable, SynthesisRequest, SynthesisResult, UnsupportedLanguage
 from synthesis.events import publish_task
 from synthesis.models import Task, TaskStatus
+from synthesis.services.models import model_load_failed
 from synthesis.services.tasks import lease_cutoff, task_enqueue, task_job
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def _hand_back(tasks: list[Task]) -> None:
 
 def _defer(task_id) -> None:
     """A message for a task that a live worker holds: look again when its lease would end."""
-    task = Task.objects.select_related("tenant").filter(id=task_id, status=TaskStatus.PROCESSING).first()
+    task = Task.objects.select_related("tenant", "speaker").filter(id=task_id, status=TaskStatus.PROCESSING).first()
     if task is None or task.heartbeat_at is None:
         return  # finished (or cancelled): nothing to take over
     ends = task.heartbeat_at + timedelta(seconds=settings.TASK_LEASE_SECONDS)
@@ -160,9 +161,11 @@ def task_run(*, task_id) -> None:
         _run_group(tasks)
 
 
-def batch_run(*, batch_id) -> None:
-    """Synthesize a batch's unfinished items, handing them to the engine in batch calls."""
-    open_items = Task.objects.filter(batch_id=batch_id, status__in=(TaskStatus.PENDING, TaskStatus.PROCESSING))
+def batch_run(*, batch_id, engine: str) -> None:
+    """Synthesize a batch's unfinished items of ``engine``, handing them to it in batch calls."""
+    open_items = Task.objects.filter(
+        batch_id=batch_id, speaker__engine=engine, status__in=(TaskStatus.PENDING, TaskStatus.PROCESSING)
+    )
     tasks = _claim(list(open_items.order_by("created_at", "id").values_list("id", flat=True)))
     held_elsewhere = open_items.filter(status=TaskStatus.PROCESSING).exclude(id__in=[t.id for t in tasks]).first()
     if held_elsewhere is not None:
@@ -187,6 +190,8 @@ def _run_group(tasks: list[Task]) -> None:
                 runnable.append((task, _request_for(task)))
             except ApiError as exc:
                 _fail(task, exc)
+            except ModelUnavailable as exc:
+                _fail(task, model_load_failed(exc))
             except Exception as exc:
                 logger.exception("task %s could not be prepared", task.id)
                 _fail(task, ApiError("ENGINE_ERROR", f"Synthesis failed: {type(exc).__name__}"))
@@ -194,7 +199,8 @@ def _run_group(tasks: list[Task]) -> None:
             return
         tasks = [task for task, _ in runnable]
         try:
-            outputs = get_engine().synthesize([r for _, (r, _) in runnable], on_progress=_ProgressWriter(tasks))
+            engine = get_engine(tasks[0].speaker.engine)  # a group is one job's: one engine
+            outputs = engine.synthesize([r for _, (r, _) in runnable], on_progress=_ProgressWriter(tasks))
         except HandBack:
             _hand_back(tasks)
             return
@@ -206,6 +212,10 @@ def _run_group(tasks: list[Task]) -> None:
             for task in tasks:
                 task.progress = 0
             continue
+        except ModelUnavailable as exc:
+            for task in tasks:
+                _fail(task, model_load_failed(exc))
+            return
         except UnsupportedLanguage as exc:
             for task in tasks:
                 _fail(task, ApiError("UNSUPPORTED_LANGUAGE", details={"language": str(exc)}))

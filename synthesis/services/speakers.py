@@ -13,10 +13,12 @@ from django.utils.text import get_valid_filename
 
 from sovits_site.errors import ApiError
 from synthesis import audio, audio_sandbox, dispatch, profiles, storage
-from synthesis.engines.base import ReferenceUnusable
+from synthesis.engines import EngineInfo, engine_info
+from synthesis.engines.base import ModelUnavailable, ReferenceUnusable, UnsupportedLanguage
 from synthesis.languages import LANGUAGES
 from synthesis.models import Speaker, SpeakerStatus
 from synthesis.services import quotas
+from synthesis.services.models import model_for_voice, model_load_failed
 from tenants.models import Tenant
 from tenants.services import audit_record
 
@@ -32,27 +34,42 @@ def speaker_create(
     audio_bytes: bytes,
     filename: str,
     content_type: str | None = None,
+    engine: str | None = None,
+    model_id=None,
 ) -> Speaker:
-    if language not in LANGUAGES:
-        raise ApiError("UNSUPPORTED_LANGUAGE", details={"language": language, "supported": sorted(LANGUAGES)})
+    info = _engine_for_voice(engine)
+    supported = info.languages & set(LANGUAGES)
+    if language not in supported:
+        raise ApiError(
+            "UNSUPPORTED_LANGUAGE", f"The {info.name} engine does not speak {language!r}",
+            details={"language": language, "supported": sorted(supported), "engine": info.name},
+        )  # fmt: skip
+    if info.needs_reference_text and not reference_text.strip():
+        raise ApiError(
+            "VALIDATION_ERROR", f"A {info.name} voice needs the words spoken in the reference (its prompt)",
+            details={"fields": {"reference_text": ["Required for this engine: type what the recording says."]}},
+        )  # fmt: skip
+    model = model_for_voice(tenant=tenant, engine=info.name, model_id=model_id) if info.uses_models else None
     try:
         audio.check_declared_format(audio_bytes, filename=filename, content_type=content_type)
         decoded = audio_sandbox.decode_isolated(audio_bytes, max_seconds=settings.REFERENCE_MAX_SECONDS)
     except audio.AudioDecodeError as exc:
         raise ApiError("INVALID_AUDIO", f"The reference audio cannot be decoded: {exc}") from exc
-    limits = {"min_seconds": settings.REFERENCE_MIN_SECONDS, "max_seconds": settings.REFERENCE_MAX_SECONDS}
-    if decoded.duration < settings.REFERENCE_MIN_SECONDS:
+    shortest, longest = settings.REFERENCE_MIN_SECONDS, settings.REFERENCE_MAX_SECONDS
+    if info.reference_seconds:
+        shortest, longest = max(shortest, info.reference_seconds[0]), min(longest, info.reference_seconds[1])
+    limits = {"min_seconds": shortest, "max_seconds": longest, "engine": info.name}
+    if decoded.duration < shortest:
         raise ApiError(
             "AUDIO_TOO_SHORT",
-            f"The reference audio lasts {decoded.duration:.1f} s;"
-            f" at least {settings.REFERENCE_MIN_SECONDS:g} s are needed",
+            f"The reference audio lasts {decoded.duration:.1f} s; at least {shortest:g} s are needed",
             details={"duration_seconds": round(decoded.duration, 2), **limits},
         )
-    if decoded.duration > settings.REFERENCE_MAX_SECONDS:
+    if decoded.duration > longest:
         raise ApiError(
             "AUDIO_TOO_LONG",
-            f"The reference audio lasts over {settings.REFERENCE_MAX_SECONDS:g} s, the most allowed",
-            details=limits,
+            f"The reference audio lasts {decoded.duration:.1f} s; a {info.name} voice takes at most {longest:g} s",
+            details={"duration_seconds": round(decoded.duration, 2), **limits},
         )
     if audio.speech_seconds(decoded.samples, decoded.sample_rate) < audio.MIN_SPEECH_SECONDS:
         raise ApiError(
@@ -76,6 +93,8 @@ def speaker_create(
                 name=name,
                 language=language,
                 reference_text=reference_text,
+                engine=info.name,
+                model=model,
                 status=SpeakerStatus.PROCESSING,
                 reference_key=object_key,
                 reference_filename=safe_filename(filename),
@@ -98,8 +117,20 @@ def safe_filename(name: str) -> str:
         return ""
 
 
+def _engine_for_voice(engine: str | None) -> EngineInfo:
+    if engine is None:
+        return engine_info()
+    if engine not in settings.SYNTHESIS_ENGINES:
+        raise ApiError(
+            "UNSUPPORTED_ENGINE", f"This deployment does not serve the {engine!r} engine",
+            details={"engine": engine, "supported": list(settings.SYNTHESIS_ENGINES),
+                     "fields": {"engine": [f"One of {list(settings.SYNTHESIS_ENGINES)}."]}},
+        )  # fmt: skip
+    return engine_info(engine)
+
+
 def _enqueue_profile(speaker: Speaker) -> None:
-    dispatch.send("profile", speaker.tenant.region, str(speaker.id))
+    dispatch.send(dispatch.engine_job("profile", speaker.engine), speaker.tenant.region, str(speaker.id))
 
 
 def speaker_profile_extract(*, speaker_id) -> None:
@@ -115,6 +146,12 @@ def speaker_profile_extract(*, speaker_id) -> None:
         stored = profiles.extract(speaker)
     except (ReferenceUnusable, audio.AudioDecodeError) as exc:
         _speaker_fail(speaker, ApiError("AUDIO_SILENT", f"No voice profile could be made: {exc}"))
+        return
+    except UnsupportedLanguage as exc:
+        _speaker_fail(speaker, ApiError("UNSUPPORTED_LANGUAGE", details={"language": str(exc)}))
+        return
+    except ModelUnavailable as exc:
+        _speaker_fail(speaker, model_load_failed(exc))
         return
     except Exception as exc:  # an engine crash must not take the worker down
         logger.exception("profile extraction failed for speaker %s", speaker.id)

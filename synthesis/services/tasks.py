@@ -15,8 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis import dispatch
-from synthesis.engines import engine_info
+from synthesis import dispatch, engines
 from synthesis.events import publish_task
 from synthesis.languages import AUTO, LANGUAGES, resolve
 from synthesis.models import (
@@ -77,13 +76,13 @@ def validate_request(
             f"The text has {len(text)} characters; a task takes at most {settings.MAX_TASK_CHARACTERS}",
             details={"characters": len(text), "max_characters": settings.MAX_TASK_CHARACTERS},
         )
-    supported = engine_info().languages & set(LANGUAGES)
+    served = set().union(*(info.languages for info in engines.served())) & set(LANGUAGES)
     resolved = resolve(language, text)
-    if resolved not in supported:
+    if resolved not in served:
         raise ApiError(
             "UNSUPPORTED_LANGUAGE",
-            f"The language {resolved!r} is not spoken by this service's engine",
-            details={"language": resolved, "supported": [AUTO, *sorted(supported)]},
+            f"The language {resolved!r} is not spoken by this service's engines",
+            details={"language": resolved, "supported": [AUTO, *sorted(served)]},
         )
     if sample_rate is not None and sample_rate not in SAMPLE_RATES:
         raise ApiError("VALIDATION_ERROR", details={"fields": {"sample_rate": [f"One of {list(SAMPLE_RATES)}."]}})
@@ -97,6 +96,13 @@ def validate_request(
             "VOICE_NOT_READY",
             f"The voice is {speaker.status}",
             details={"speaker_id": str(speaker.id), "status": speaker.status, "error": speaker.error},
+        )
+    spoken = engines.engine_info(speaker.engine).languages & set(LANGUAGES)
+    if resolved not in spoken:
+        raise ApiError(
+            "UNSUPPORTED_LANGUAGE",
+            f"The voice speaks through the {speaker.engine} engine, which does not speak {resolved!r}",
+            details={"language": resolved, "supported": [AUTO, *sorted(spoken)], "engine": speaker.engine},
         )
     return TaskSpec(speaker, text, resolved, output_format, sample_rate, params or {})
 
@@ -162,10 +168,10 @@ def batch_create(*, tenant: Tenant, requests: list[dict], priority: int = 0, cal
 
 
 def task_job(task: Task) -> tuple[str, str]:
-    """The job (and its argument) that runs ``task``: its batch's, or its own."""
+    """The job (and its argument) that runs ``task``, on its voice's engine: its batch's, or its own."""
     if task.batch_id:
-        return ("batch_high" if task.priority else "batch"), str(task.batch_id)
-    return ("task_high" if task.priority else "task"), str(task.id)
+        return dispatch.engine_job("batch_high" if task.priority else "batch", task.speaker.engine), str(task.batch_id)
+    return dispatch.engine_job("task_high" if task.priority else "task", task.speaker.engine), str(task.id)
 
 
 def task_enqueue(task: Task, *, delay_seconds: float | None = None) -> bool:
@@ -180,7 +186,9 @@ def _enqueue_task(task: Task) -> None:
 
 
 def _enqueue_batch(batch: Batch, tasks: list[Task]) -> None:
-    dispatch.send("batch_high" if batch.priority else "batch", batch.tenant.region, str(batch.id))
+    # One job per engine among the batch's voices: each runs that engine's items.
+    for job in sorted({task_job(task)[0] for task in tasks}):
+        dispatch.send(job, batch.tenant.region, str(batch.id))
     for task in tasks:
         publish_task(task)
 

@@ -39,7 +39,9 @@ class EmbeddedEngine:
     def __init__(self, *, variants: tuple[str, ...] | None = None) -> None:
         self.variants = variants or profiles.DEFAULT_VARIANTS
 
-    def extract_profile(self, *, audio: np.ndarray, sample_rate: int, text: str, language: str) -> VoiceProfile:
+    def extract_profile(
+        self, *, audio: np.ndarray, sample_rate: int, text: str, language: str, model: str | None = None
+    ) -> VoiceProfile:
         try:
             extracted = profiles.extract(audio, sample_rate, language=language, variants=self.variants)
         except profiles.ReferenceUnusable as exc:

@@ -49,6 +49,8 @@ class Problem:
     source: str
 
     def __str__(self) -> str:
+        if not self.source:
+            return f"{self.path}: {self.purpose}"
         return f"{self.path} is missing or empty: {self.purpose} (from {self.source})"
 
 
@@ -59,10 +61,10 @@ def _present(path: Path) -> bool:
 def missing(folder: str | Path | None) -> list[Problem]:
     """Every required file absent from ``folder`` (empty list: all there)."""
     if not folder:
-        return [Problem(Path("GPT_SOVITS_ASSETS_DIR"), "the folder of shared GPT-SoVITS files", "settings")]
+        return [Problem(Path("GPT_SOVITS_ASSETS_DIR"), "unset; it names the folder of shared GPT-SoVITS files", "")]
     root = Path(folder)
     if not root.is_dir():
-        return [Problem(root, "GPT_SOVITS_ASSETS_DIR does not name a folder", "settings")]
+        return [Problem(root, "not a folder (GPT_SOVITS_ASSETS_DIR)", "")]
     problems = [Problem(root / a.path, a.purpose, a.source) for a in REQUIRED if not _present(root / a.path)]
     if not any(_present(root / name) for name in HUBERT_WEIGHTS):
         problems.append(Problem(root / HUBERT_WEIGHTS[0], "HuBERT content encoder weights",

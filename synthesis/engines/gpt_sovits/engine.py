@@ -34,6 +34,7 @@ import numpy as np
 from synthesis.engines.base import (
     AudioChunk,
     EngineError,
+    ModelUnavailable,
     ProgressCallback,
     ReferenceUnusable,
     SynthesisRequest,
@@ -65,15 +66,6 @@ class ModelSource:
 
     gpt: str | Path | bytes
     sovits: str | Path | bytes
-
-
-class ModelLoadFailed(EngineError):
-    """A registered model pair could not be loaded on this worker."""
-
-    def __init__(self, model_id: str, cause: BaseException):
-        super().__init__(f"model {model_id} could not be loaded ({type(cause).__name__})")
-        self.model_id = model_id
-        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -138,7 +130,8 @@ class GptSovitsEngine:
             if (root / assets.BERT_FOLDER).is_dir():
                 config.cnroberta = CNRoberta(root / assets.BERT_FOLDER, config)
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
-            raise assets.AssetsMissing([assets.Problem(root, f"an asset does not load: {exc}", "see the README")])
+            problem = assets.Problem(root, f"an asset does not load ({type(exc).__name__}: {exc})", "")
+            raise assets.AssetsMissing([problem]) from exc
         self._resolve_model = resolve_model
         self._max_models, self._max_profiles = max(1, max_models), max(1, max_profiles)
         self._models: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -171,7 +164,7 @@ class GptSovitsEngine:
                 )
             except Exception as exc:
                 logger.warning("model %s failed to load: %s", model_id, exc)
-                raise ModelLoadFailed(model_id, exc) from exc
+                raise ModelUnavailable(model_id, exc) from exc
             while len(self._models) >= self._max_models:
                 self.unload_model(next(iter(self._models)))
             self._tts.gpt_models[gpt_key] = runtime_gpt

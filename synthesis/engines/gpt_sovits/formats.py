@@ -156,7 +156,7 @@ def read_gpt(source: str | Path | bytes) -> GptCheckpoint:
     model = config.get("model") if isinstance(config, dict) else None
     needed = ("hidden_dim", "embedding_dim", "head", "n_layer", "vocab_size", "phoneme_vocab_size", "EOS")
     if not isinstance(model, dict) or any(key not in model for key in needed):
-        raise CheckpointError("MODEL_INVALID", "The GPT file's config is not that of a GPT-SoVITS text-to-semantic model")
+        raise CheckpointError("MODEL_INVALID", "The GPT file's config is not that of a GPT-SoVITS GPT model")
     if model["phoneme_vocab_size"] != _V2_SYMBOLS:
         version = "v1" if model["phoneme_vocab_size"] == _V1_SYMBOLS else f"{model['phoneme_vocab_size']} symbols"
         raise _unsupported(version, "the GPT file's phoneme vocabulary")

@@ -52,7 +52,7 @@ def sovits_model(checkpoint: SovitsCheckpoint):
             **vars(hps.model),
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError("MODEL_INVALID", f"The SoVITS config cannot build a model ({exc})", file="sovits") from exc
+        raise CheckpointError("MODEL_INVALID", f"The SoVITS config builds no model ({exc})", file="sovits") from exc
     expected = {key for key in model.state_dict() if not key.startswith("enc_q.")}
     _check_keys("sovits", expected, set(checkpoint.weights))
     try:

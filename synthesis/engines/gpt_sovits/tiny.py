@@ -25,13 +25,15 @@ _VERSION_MARKS = {"v2Pro": b"05", "v2ProPlus": b"06"}
 _S2_MODEL = {
     "inter_channels": 192, "hidden_channels": 192, "filter_channels": 256, "n_heads": 2, "n_layers": 1,
     "kernel_size": 3, "p_dropout": 0.0, "resblock": "1", "resblock_kernel_sizes": [3],
-    "resblock_dilation_sizes": [[1, 3, 5]], "upsample_rates": [10, 8, 2, 2, 2], "upsample_kernel_sizes": [20, 16, 8, 2, 2],
+    "resblock_dilation_sizes": [[1, 3, 5]], "upsample_rates": [10, 8, 2, 2, 2],
+    "upsample_kernel_sizes": [20, 16, 8, 2, 2],
     "n_layers_q": 3, "use_spectral_norm": False, "semantic_frame_rate": "25hz", "freeze_quantizer": True,
 }  # fmt: skip
 _S2_GIN = {"v2": (512, 512), "v2Pro": (512, 1024), "v2ProPlus": (768, 1024)}  # upsample_initial_channel, gin
 _S2_DATA = {
     "max_wav_value": 32768.0, "sampling_rate": 32000, "filter_length": 2048, "hop_length": 640, "win_length": 2048,
-    "n_mel_channels": 128, "mel_fmin": 0.0, "mel_fmax": None, "add_blank": True, "n_speakers": 300, "cleaned_text": True,
+    "n_mel_channels": 128, "mel_fmin": 0.0, "mel_fmax": None, "add_blank": True, "n_speakers": 300,
+    "cleaned_text": True,
 }  # fmt: skip
 _S1_MODEL = {
     "vocab_size": 1025, "phoneme_vocab_size": 732, "embedding_dim": 64, "hidden_dim": 64, "head": 2,
@@ -193,7 +195,8 @@ def _write_g2p(folder: Path) -> None:
         "dec_emb": (74, 64), "dec_w_ih": (384, 64), "dec_w_hh": (384, 128), "dec_b_ih": (384,), "dec_b_hh": (384,),
         "fc_w": (74, 128), "fc_b": (74,),
     }  # fmt: skip
-    np.savez(en / "g2p_en" / "checkpoint20.npz", **{k: rng.normal(0, 0.1, s).astype(np.float32) for k, s in shapes.items()})
+    variables = {name: rng.normal(0, 0.1, shape).astype(np.float32) for name, shape in shapes.items()}
+    np.savez(en / "g2p_en" / "checkpoint20.npz", **variables)
     (en / "g2p_en" / "homographs.en").write_text("READ|R IY1 D|R EH1 D|VBP\n")
 
     # NLTK's English part-of-speech tagger, in its own format, trained on a few sentences.

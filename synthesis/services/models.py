@@ -1,0 +1,140 @@
+"""Model pairs (GPT-SoVITS): registering base models, checking them, finding their files.
+
+A pair is checked before any voice may use it: both files are read as checkpoints
+(never unpickled beyond plain weights), the version is read from the SoVITS file,
+and the weights are fitted to the model they claim to be, key for key. v1, v3, v4
+and unreadable files are refused with the reason. Operators' ``addmodel`` runs the
+check in its own process (on a machine that has the files); a model added in the
+admin console is checked by a worker of its engine, which is where the files must
+be readable anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from sovits_site.errors import ApiError
+from synthesis import dispatch
+from synthesis.models import ModelStatus, SynthesisModel
+from synthesis.selectors import model_list
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+
+def model_source(model_id: str):
+    """Where the engine reads the pair ``model_id`` from (called on workers)."""
+    from synthesis.engines.gpt_sovits.engine import ModelSource
+
+    model = SynthesisModel.objects.get(id=model_id)
+    return ModelSource(gpt=Path(model.gpt_path), sovits=Path(model.sovits_path))
+
+
+def check_files(*, gpt_path: str | Path, sovits_path: str | Path) -> str:
+    """Read and fit both files; the SoVITS version, or ApiError(MODEL_INVALID / UNSUPPORTED_MODEL_VERSION)."""
+    from synthesis.engines.gpt_sovits import formats, loading
+
+    for what, path in (("gpt", gpt_path), ("sovits", sovits_path)):
+        if not Path(path).is_file():
+            raise ApiError("MODEL_INVALID", f"The {what} file {path} does not exist or is not a file",
+                           details={"file": what})  # fmt: skip
+    try:
+        sovits = formats.read_sovits(sovits_path)
+        version = sovits.version
+        loading.sovits_model(sovits)
+        del sovits  # the GPT's weights need not share memory with these
+        loading.gpt_model(formats.read_gpt(gpt_path))
+    except formats.CheckpointError as exc:
+        raise ApiError(exc.code, str(exc), details=exc.details) from exc
+    except OSError as exc:
+        raise ApiError("MODEL_INVALID", f"A model file cannot be read ({type(exc).__name__})") from exc
+    return version
+
+
+def model_register(
+    *, name: str, gpt_path: str, sovits_path: str, default: bool = False, engine: str = "gpt-sovits", check: bool = True
+) -> SynthesisModel:
+    """Register a base model. With ``check`` the files are checked here and now (``addmodel``);
+    without, a worker of the engine checks them (the model stays PROCESSING until then)."""
+    gpt_path, sovits_path = str(Path(gpt_path).resolve()), str(Path(sovits_path).resolve())
+    if SynthesisModel.objects.filter(tenant__isnull=True, engine=engine, name=name).exists():
+        raise ApiError("CONFLICT", f"A base model named {name!r} exists already", details={"name": name})
+    version = check_files(gpt_path=gpt_path, sovits_path=sovits_path) if check else ""
+    with transaction.atomic():
+        model = SynthesisModel.objects.create(
+            name=name, engine=engine, gpt_path=gpt_path, sovits_path=sovits_path, version=version,
+            status=ModelStatus.READY if check else ModelStatus.PROCESSING,
+            checked_at=timezone.now() if check else None,
+        )  # fmt: skip
+        if default:
+            model_make_default(model)
+        if not check:
+            transaction.on_commit(lambda: model_enqueue_check(model))
+    return model
+
+
+def model_enqueue_check(model: SynthesisModel) -> None:
+    from django.conf import settings
+
+    region = model.tenant.region if model.tenant_id else settings.DEFAULT_REGION
+    dispatch.send(dispatch.engine_job("model_check", model.engine), region, str(model.id))
+
+
+def model_make_default(model: SynthesisModel) -> None:
+    with transaction.atomic():
+        SynthesisModel.objects.filter(tenant__isnull=True, engine=model.engine, is_default=True).exclude(
+            id=model.id
+        ).update(is_default=False)
+        SynthesisModel.objects.filter(id=model.id).update(is_default=True)
+    model.is_default = True
+
+
+def model_check(*, model_id) -> None:
+    """The worker-side check of a registered pair: PROCESSING → READY or FAILED (idempotent)."""
+    model = SynthesisModel.objects.filter(id=model_id, status=ModelStatus.PROCESSING).first()
+    if model is None:
+        return
+    try:
+        version = check_files(gpt_path=model.gpt_path, sovits_path=model.sovits_path)
+    except ApiError as exc:
+        SynthesisModel.objects.filter(id=model.id, status=ModelStatus.PROCESSING).update(
+            status=ModelStatus.FAILED, error=exc.as_dict(), checked_at=timezone.now()
+        )
+        return
+    SynthesisModel.objects.filter(id=model.id, status=ModelStatus.PROCESSING).update(
+        status=ModelStatus.READY, version=version, error=None, checked_at=timezone.now()
+    )
+
+
+def model_for_voice(*, tenant: Tenant, engine: str, model_id=None) -> SynthesisModel:
+    """The model a new voice of ``engine`` speaks through: the one named (if ``tenant`` may use
+    it, and it is READY), else the engine's default base model."""
+    if model_id is None:
+        model = SynthesisModel.objects.filter(tenant__isnull=True, engine=engine, is_default=True).first()
+        if model is None:
+            raise ApiError(
+                "VALIDATION_ERROR", f"No default {engine} model is registered: name one with model_id",
+                details={"fields": {"model_id": ["Required: this deployment has no default model."]}},
+            )  # fmt: skip
+    else:
+        model = model_list(tenant=tenant, engine=engine).filter(id=model_id).first()
+        if model is None:
+            raise ApiError("NOT_FOUND", "No such model", details={"fields": {"model_id": ["No such model."]}})
+    if model.status != ModelStatus.READY:
+        raise ApiError(
+            "MODEL_NOT_READY", f"The model is {model.status}",
+            details={"model_id": str(model.id), "status": model.status, "error": model.error},
+        )  # fmt: skip
+    return model
+
+
+def model_load_failed(exc) -> ApiError:
+    """The error for a model a worker could not load: its id and the exception's class, never a path."""
+    return ApiError(
+        "MODEL_LOAD_FAILED", "A worker could not load the voice's model",
+        details={"model_id": str(exc.model_id), "exception": type(exc.cause).__name__},
+    )  # fmt: skip
