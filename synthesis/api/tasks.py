@@ -22,6 +22,16 @@ MAX_TEXT_INPUT = 100_000  # the service checks the real limit; this only bounds 
 
 class TaskParamsSerializer(serializers.Serializer):
     speed = serializers.FloatField(min_value=0.5, max_value=2.0, default=1.0)
+    # GPT-SoVITS's sampling (the embedded engine has none and ignores them).
+    top_k = serializers.IntegerField(min_value=1, max_value=100, required=False, help_text="GPT-SoVITS only")
+    top_p = serializers.FloatField(min_value=0.01, max_value=1.0, required=False, help_text="GPT-SoVITS only")
+    temperature = serializers.FloatField(min_value=0.01, max_value=2.0, required=False, help_text="GPT-SoVITS only")
+    repetition_penalty = serializers.FloatField(
+        min_value=1.0, max_value=2.0, required=False, help_text="GPT-SoVITS only"
+    )
+    seed = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, help_text="GPT-SoVITS only: the same seed, the same audio"
+    )
 
 
 class TaskRequestSerializer(serializers.Serializer):

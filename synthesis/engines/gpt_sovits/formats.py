@@ -65,9 +65,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _check_archive(source: BinaryIO, what: str) -> None:
+    """Every member's CRC: torch.load reads altered bytes without noticing."""
+    try:
+        damaged = zipfile.ZipFile(source).testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CheckpointError("MODEL_INVALID", f"The {what} file is not a checkpoint archive", file=what) from exc
+    if damaged is not None:
+        raise CheckpointError(
+            "MODEL_INVALID", f"The {what} file is corrupted (its part {damaged!r} fails its checksum)", file=what
+        )
+    source.seek(0)
+
+
 def _torch_load(source: BinaryIO, what: str) -> dict:
     import torch
 
+    _check_archive(source, what)
     try:
         with torch.serialization.safe_globals([(HParams, "utils.HParams")]):
             data = torch.load(source, map_location="cpu", weights_only=True)

@@ -8,6 +8,9 @@ architecture would load half-empty and speak noise; here every expected key must
 from __future__ import annotations
 
 from synthesis.engines.gpt_sovits.formats import CheckpointError, GptCheckpoint, SovitsCheckpoint
+from synthesis.engines.gpt_sovits.torchaudio_compat import ensure_torchaudio
+
+ensure_torchaudio()  # gsv_tts imports torchaudio
 
 # Upstream s1 layer names → gsv-tts-lite's (the library renames them the same way when it loads).
 GPT_LAYER_KEYS = (

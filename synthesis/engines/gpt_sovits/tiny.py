@@ -19,7 +19,7 @@ from pathlib import Path
 
 from synthesis.engines.gpt_sovits import assets
 from synthesis.engines.gpt_sovits.formats import HParams
-from synthesis.engines.gpt_sovits.loading import GPT_LAYER_KEYS
+from synthesis.engines.gpt_sovits.loading import GPT_LAYER_KEYS  # (also makes gsv_tts importable)
 
 _VERSION_MARKS = {"v2Pro": b"05", "v2ProPlus": b"06"}
 _S2_MODEL = {

@@ -1,0 +1,235 @@
+"""The GPT-SoVITS engine through the whole service, on tiny random models built at test time.
+
+Offline: every outbound connection is refused (``gpt_sovits`` fixture). The audio is
+noise (random weights); what is checked is that real upstream-format files load,
+voices profile, tasks in three languages run through the real Dramatiq worker and
+come back at 32 kHz, that queues keep engines apart, and that voices never mix.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import time
+
+import dramatiq
+import numpy as np
+import pytest
+import soundfile as sf
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from synthesis import profiles, queues, results, storage
+from synthesis.engines import get_engine
+from synthesis.engines.base import SynthesisRequest
+from synthesis.models import ModelStatus, Speaker, SpeakerStatus, SynthesisModel, Task, TaskStatus
+from synthesis.services.models import model_check
+from tests.conftest import LONG_REFERENCE, REFERENCE, VOICES, wait_for_task, wait_for_voice
+
+SECOND_REFERENCE = VOICES / "2033-164914-0001.flac"
+TRANSCRIPT = "This is a test of my voice."
+
+
+def _register(pair, name="base", default=True) -> SynthesisModel:
+    args = ["addmodel", name, "--gpt", str(pair["gpt"]), "--sovits", str(pair["sovits"])]
+    call_command(*args, *(["--default"] if default else []), stdout=io.StringIO())
+    return SynthesisModel.objects.get(name=name)
+
+
+def _gpt_voice(world, path=REFERENCE, **fields) -> str:
+    response = world.upload_voice(path, engine="gpt-sovits", reference_text=TRANSCRIPT, **fields)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["engine"] == "gpt-sovits" and body["model_id"]
+    return body["id"]
+
+
+def _altered(source, tmp_path, name, edit) -> str:
+    data = bytearray(source.read_bytes())
+    edit(data)
+    target = tmp_path / name
+    target.write_bytes(bytes(data))
+    return str(target)
+
+
+def test_addmodel_registers_a_pair_and_refuses_broken_or_unsupported_files(gpt_sovits, db, tmp_path):
+    pair = gpt_sovits["pairs"]["v2ProPlus"]
+    model = _register(pair)
+    assert (model.status, model.version, model.is_default, model.tenant) == ("READY", "v2ProPlus", True, None)
+
+    def middle_zeroed(data):
+        middle = len(data) // 2
+        data[middle : middle + 256] = bytes(256)
+
+    refused = {
+        "corrupted": (_altered(pair["sovits"], tmp_path, "corrupt.pth", middle_zeroed), "MODEL_INVALID"),
+        "v4 header": (_altered(pair["sovits"], tmp_path, "v4.pth", lambda d: d.__setitem__(slice(0, 2), b"04")),
+                      "UNSUPPORTED_MODEL_VERSION"),
+        "not a checkpoint": (str(REFERENCE), "MODEL_INVALID"),
+    }  # fmt: skip
+    for name, (sovits, code) in refused.items():
+        with pytest.raises(CommandError, match=code):
+            call_command("addmodel", name, "--gpt", str(pair["gpt"]), "--sovits", sovits, stdout=io.StringIO())
+    with pytest.raises(CommandError, match="v4"):
+        call_command("addmodel", "x", "--gpt", str(pair["gpt"]), "--sovits", refused["v4 header"][0])
+    # A GPT file given as the SoVITS one, and the other way round.
+    with pytest.raises(CommandError, match="MODEL_INVALID"):
+        call_command("addmodel", "swapped", "--gpt", str(pair["sovits"]), "--sovits", str(pair["gpt"]))
+    assert SynthesisModel.objects.count() == 1
+
+    # A model added without a check (the admin console's way) is checked by a worker-side job.
+    second = SynthesisModel.objects.create(name="later", gpt_path=str(pair["gpt"]), sovits_path=refused["v4 header"][0])
+    model_check(model_id=second.id)
+    second.refresh_from_db()
+    assert second.status == ModelStatus.FAILED and second.error["code"] == "UNSUPPORTED_MODEL_VERSION"
+    assert second.error["details"]["found"] == "v4"
+
+
+def test_models_api_lists_what_a_tenant_may_use(gpt_sovits, tenant_a, tenant_b):
+    model = _register(gpt_sovits["pairs"]["v2ProPlus"])
+    for world in (tenant_a, tenant_b):
+        listed = world.client.get("/api/v1/models").json()
+        assert [(m["id"], m["version"], m["is_default"], m["base"], m["status"]) for m in listed] == [
+            (str(model.id), "v2ProPlus", True, True, "READY")
+        ]
+        assert "path" not in json.dumps(listed)
+    engines = tenant_a.client.get("/api/v1/engines").json()
+    assert [e["name"] for e in engines] == ["embedded", "gpt-sovits"]
+    assert engines[1]["languages"] == ["en", "ja", "zh"] and engines[1]["needs_reference_text"] is True
+
+
+def test_a_gpt_sovits_voice_is_checked_at_upload(gpt_sovits, tenant_a):
+    missing_text = tenant_a.upload_voice(engine="gpt-sovits", reference_text="")
+    assert missing_text.status_code == 400
+    assert "reference_text" in missing_text.json()["error"]["details"]["fields"]
+    no_model = tenant_a.upload_voice(engine="gpt-sovits", reference_text=TRANSCRIPT)
+    assert no_model.json()["error"]["details"]["fields"].keys() == {"model_id"}
+    _register(gpt_sovits["pairs"]["v2ProPlus"])
+    too_long = tenant_a.upload_voice(LONG_REFERENCE, engine="gpt-sovits", reference_text=TRANSCRIPT)
+    assert too_long.json()["error"]["code"] == "AUDIO_TOO_LONG"
+    assert too_long.json()["error"]["details"]["max_seconds"] == 10
+    korean = tenant_a.upload_voice(engine="gpt-sovits", reference_text=TRANSCRIPT, language="ko")
+    assert korean.json()["error"]["code"] == "UNSUPPORTED_LANGUAGE"
+    unknown = tenant_a.upload_voice(engine="vall-e", reference_text=TRANSCRIPT)
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "UNSUPPORTED_ENGINE"
+    foreign = tenant_a.upload_voice(engine="gpt-sovits", reference_text=TRANSCRIPT, model_id=str(Task().id))
+    assert foreign.status_code == 404
+    assert Speaker.objects.count() == 0
+
+
+def _result_audio(task: Task) -> tuple[np.ndarray, int]:
+    data = storage.get(tenant=task.tenant, object_key=task.result_key)
+    return sf.read(io.BytesIO(data), dtype="float32")
+
+
+def test_gpt_sovits_voice_speaks_three_languages_through_the_worker(gpt_sovits, tenant_a, worker):
+    model = _register(gpt_sovits["pairs"]["v2ProPlus"])
+    speaker_id = _gpt_voice(tenant_a)
+    speaker = wait_for_voice(speaker_id)
+    assert speaker.status == SpeakerStatus.READY, speaker.error
+    assert (speaker.engine, speaker.model_id, speaker.profile_engine) == ("gpt-sovits", model.id, "gpt-sovits")
+    stored = profiles.deserialise(storage.get(tenant=speaker.tenant, object_key=speaker.profile_key))
+    assert stored.profile.data["model_id"] == str(model.id) and TRANSCRIPT not in json.dumps(stored.profile.data)
+
+    texts = {"en": "Hello world. This is a test.", "zh": "你好，世界。这是一个测试。", "ja": "こんにちは。これはテストです。"}
+    ids = {}
+    for language, text in texts.items():
+        response = tenant_a.create_task(speaker_id, text=text, language=language, params={"seed": 7})
+        assert response.status_code == 202, response.content
+        ids[language] = response.json()["id"]
+    flac = tenant_a.create_task(speaker_id, text="Hello world.", output_format="flac", params={"seed": 7})
+    for language, task_id in [*ids.items(), ("en-flac", flac.json()["id"])]:
+        task = wait_for_task(task_id, timeout=180)
+        assert task.status == TaskStatus.DONE, (language, task.error)
+        audio, rate = _result_audio(task)
+        assert rate == task.sample_rate == 32000
+        assert len(audio) / rate == pytest.approx(task.duration_seconds, abs=0.01) and task.duration_seconds > 0.1
+    wrong = tenant_a.create_task(speaker_id, text="안녕하세요", language="ko")
+    assert wrong.status_code == 400 and wrong.json()["error"]["details"]["engine"] == "gpt-sovits"
+
+
+def test_a_worker_serving_only_embedded_never_takes_a_gpt_sovits_task(gpt_sovits, tenant_a, transactional_db):
+    import synthesis.actors  # noqa: F401 - declares the actors
+
+    _register(gpt_sovits["pairs"]["v2ProPlus"])
+    gpt_voice = tenant_a.ready_voice(engine="gpt-sovits", reference_text=TRANSCRIPT)
+    embedded_voice = tenant_a.ready_voice()
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+
+    def start(engines):
+        names = set(queues.of_regions(settings.REGIONS, engines))
+        worker = dramatiq.Worker(broker, queues=names, worker_threads=1, worker_timeout=100)
+        worker.start()
+        return worker
+
+    embedded_only = start(["embedded"])
+    try:
+        gpt_task = tenant_a.create_task(gpt_voice, text="Hello world.").json()["id"]
+        embedded_task = tenant_a.create_task(embedded_voice, text="Hello world.").json()["id"]
+        assert wait_for_task(embedded_task).status == TaskStatus.DONE
+        time.sleep(1)
+        assert Task.objects.get(id=gpt_task).status == TaskStatus.PENDING
+    finally:
+        embedded_only.stop()
+    gpt_worker = start(["gpt-sovits"])
+    try:
+        assert wait_for_task(gpt_task, timeout=180).status == TaskStatus.DONE
+    finally:
+        gpt_worker.stop()
+        broker.flush_all()
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference; audio of different lengths is as far apart as can be."""
+    return float(np.abs(a - b).mean()) if len(a) == len(b) else float("inf")
+
+
+def test_each_task_speaks_with_its_own_voice_profile(gpt_sovits, tenant_a, worker):
+    """Two voices on one model, their tasks in one batch, interleaved: each result is what the
+    engine makes from that task's own stored profile (same seed; to the last bit but for float
+    rounding between runs), and far from what it makes from the other's."""
+    _register(gpt_sovits["pairs"]["v2ProPlus"])
+    voices = [_gpt_voice(tenant_a, REFERENCE, name="first"), _gpt_voice(tenant_a, SECOND_REFERENCE, name="second")]
+    for voice in voices:
+        assert wait_for_voice(voice).status == SpeakerStatus.READY
+    text, seed = "Hello world.", 11
+    items = [{"speaker_id": voices[i % 2], "text": text, "language": "en", "params": {"seed": seed}} for i in range(4)]
+    batch = tenant_a.client.post("/api/v1/batches", {"requests": items}, format="json")
+    assert batch.status_code == 202, batch.content
+    tasks = [wait_for_task(item["id"], timeout=180) for item in batch.json()["tasks"]]
+    assert [t.status for t in tasks] == [TaskStatus.DONE] * 4
+
+    engine = get_engine("gpt-sovits")
+    expected = {}
+    for voice in voices:
+        speaker = Speaker.objects.get(id=voice)
+        stored = profiles.deserialise(storage.get(tenant=speaker.tenant, object_key=speaker.profile_key))
+        request = SynthesisRequest(text=text, language="en", profile=stored.profile, params={"seed": seed})
+        output = engine.synthesize([request])[0]
+        data, _ = results.encode(output.audio, output.sample_rate, output_format="wav", sample_rate=None)
+        expected[voice] = sf.read(io.BytesIO(data), dtype="float32")[0]
+    one_bit = 1 / 32768
+    assert _distance(expected[voices[0]], expected[voices[1]]) > 100 * one_bit
+    for task in tasks:
+        audio, _ = _result_audio(task)
+        own, other = expected[str(task.speaker_id)], expected[voices[1 - voices.index(str(task.speaker_id))]]
+        assert len(audio) == len(own) and np.abs(audio - own).max() <= 2 * one_bit
+        assert _distance(audio, other) > 100 * one_bit
+
+
+def test_a_model_a_worker_cannot_load_fails_the_task_without_naming_a_path(gpt_sovits, tenant_a, worker, tmp_path):
+    pair = gpt_sovits["pairs"]["v2"]
+    copies = {name: shutil.copy(path, tmp_path / os.path.basename(path)) for name, path in pair.items()}
+    model = _register(copies, name="fragile")
+    voice = _gpt_voice(tenant_a)
+    assert wait_for_voice(voice).status == SpeakerStatus.READY
+    get_engine("gpt-sovits").unload_model(str(model.id))
+    os.remove(copies["sovits"])  # the file is gone from this worker
+    task = wait_for_task(tenant_a.create_task(voice, text="Hello world.").json()["id"], timeout=120)
+    assert task.status == TaskStatus.FAILED
+    assert task.error["code"] == "MODEL_LOAD_FAILED" and task.error["category"] == "SYSTEM" and task.error["retryable"]
+    assert task.error["details"] == {"model_id": str(model.id), "exception": "FileNotFoundError"}
+    assert str(tmp_path) not in json.dumps(tenant_a.client.get(f"/api/v1/tasks/{task.id}").json())
