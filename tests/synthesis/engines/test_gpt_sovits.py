@@ -42,7 +42,8 @@ def _gpt_voice(world, path=REFERENCE, **fields) -> str:
     response = world.upload_voice(path, engine="gpt-sovits", reference_text=TRANSCRIPT, **fields)
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["engine"] == "gpt-sovits" and body["model_id"]
+    assert body["engine"] == "gpt-sovits"
+    assert body["model_id"]
     return body["id"]
 
 
@@ -83,7 +84,8 @@ def test_addmodel_registers_a_pair_and_refuses_broken_or_unsupported_files(gpt_s
     second = SynthesisModel.objects.create(name="later", gpt_path=str(pair["gpt"]), sovits_path=refused["v4 header"][0])
     model_check(model_id=second.id)
     second.refresh_from_db()
-    assert second.status == ModelStatus.FAILED and second.error["code"] == "UNSUPPORTED_MODEL_VERSION"
+    assert second.status == ModelStatus.FAILED
+    assert second.error["code"] == "UNSUPPORTED_MODEL_VERSION"
     assert second.error["details"]["found"] == "v4"
 
 
@@ -97,7 +99,8 @@ def test_models_api_lists_what_a_tenant_may_use(gpt_sovits, tenant_a, tenant_b):
         assert "path" not in json.dumps(listed)
     engines = tenant_a.client.get("/api/v1/engines").json()
     assert [e["name"] for e in engines] == ["embedded", "gpt-sovits"]
-    assert engines[1]["languages"] == ["en", "ja", "zh"] and engines[1]["needs_reference_text"] is True
+    assert engines[1]["languages"] == ["en", "ja", "zh"]
+    assert engines[1]["needs_reference_text"] is True
 
 
 def test_a_gpt_sovits_voice_is_checked_at_upload(gpt_sovits, tenant_a):
@@ -113,7 +116,8 @@ def test_a_gpt_sovits_voice_is_checked_at_upload(gpt_sovits, tenant_a):
     korean = tenant_a.upload_voice(engine="gpt-sovits", reference_text=TRANSCRIPT, language="ko")
     assert korean.json()["error"]["code"] == "UNSUPPORTED_LANGUAGE"
     unknown = tenant_a.upload_voice(engine="vall-e", reference_text=TRANSCRIPT)
-    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "UNSUPPORTED_ENGINE"
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["code"] == "UNSUPPORTED_ENGINE"
     foreign = tenant_a.upload_voice(engine="gpt-sovits", reference_text=TRANSCRIPT, model_id=str(Task().id))
     assert foreign.status_code == 404
     assert Speaker.objects.count() == 0
@@ -131,9 +135,14 @@ def test_gpt_sovits_voice_speaks_three_languages_through_the_worker(gpt_sovits, 
     assert speaker.status == SpeakerStatus.READY, speaker.error
     assert (speaker.engine, speaker.model_id, speaker.profile_engine) == ("gpt-sovits", model.id, "gpt-sovits")
     stored = profiles.deserialise(storage.get(tenant=speaker.tenant, object_key=speaker.profile_key))
-    assert stored.profile.data["model_id"] == str(model.id) and TRANSCRIPT not in json.dumps(stored.profile.data)
+    assert stored.profile.data["model_id"] == str(model.id)
+    assert TRANSCRIPT not in json.dumps(stored.profile.data)
 
-    texts = {"en": "Hello world. This is a test.", "zh": "你好，世界。这是一个测试。", "ja": "こんにちは。これはテストです。"}
+    texts = {
+        "en": "Hello world. This is a test.",
+        "zh": "你好，世界。这是一个测试。",
+        "ja": "こんにちは。これはテストです。",
+    }
     ids = {}
     for language, text in texts.items():
         response = tenant_a.create_task(speaker_id, text=text, language=language, params={"seed": 7})
@@ -145,9 +154,11 @@ def test_gpt_sovits_voice_speaks_three_languages_through_the_worker(gpt_sovits, 
         assert task.status == TaskStatus.DONE, (language, task.error)
         audio, rate = _result_audio(task)
         assert rate == task.sample_rate == 32000
-        assert len(audio) / rate == pytest.approx(task.duration_seconds, abs=0.01) and task.duration_seconds > 0.1
+        assert len(audio) / rate == pytest.approx(task.duration_seconds, abs=0.01)
+        assert task.duration_seconds > 0.1
     wrong = tenant_a.create_task(speaker_id, text="안녕하세요", language="ko")
-    assert wrong.status_code == 400 and wrong.json()["error"]["details"]["engine"] == "gpt-sovits"
+    assert wrong.status_code == 400
+    assert wrong.json()["error"]["details"]["engine"] == "gpt-sovits"
 
 
 def test_a_worker_serving_only_embedded_never_takes_a_gpt_sovits_task(gpt_sovits, tenant_a, transactional_db):
@@ -216,7 +227,8 @@ def test_each_task_speaks_with_its_own_voice_profile(gpt_sovits, tenant_a, worke
     for task in tasks:
         audio, _ = _result_audio(task)
         own, other = expected[str(task.speaker_id)], expected[voices[1 - voices.index(str(task.speaker_id))]]
-        assert len(audio) == len(own) and np.abs(audio - own).max() <= 2 * one_bit
+        assert len(audio) == len(own)
+        assert np.abs(audio - own).max() <= 2 * one_bit
         assert _distance(audio, other) > 100 * one_bit
 
 
@@ -230,6 +242,8 @@ def test_a_model_a_worker_cannot_load_fails_the_task_without_naming_a_path(gpt_s
     os.remove(copies["sovits"])  # the file is gone from this worker
     task = wait_for_task(tenant_a.create_task(voice, text="Hello world.").json()["id"], timeout=120)
     assert task.status == TaskStatus.FAILED
-    assert task.error["code"] == "MODEL_LOAD_FAILED" and task.error["category"] == "SYSTEM" and task.error["retryable"]
+    assert task.error["code"] == "MODEL_LOAD_FAILED"
+    assert task.error["category"] == "SYSTEM"
+    assert task.error["retryable"]
     assert task.error["details"] == {"model_id": str(model.id), "exception": "FileNotFoundError"}
     assert str(tmp_path) not in json.dumps(tenant_a.client.get(f"/api/v1/tasks/{task.id}").json())
