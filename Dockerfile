@@ -4,7 +4,8 @@ FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc make libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt /tmp/requirements.txt
-# The CPU build of torch; a GPU worker image would use the CUDA index instead.
+# The CPU build of torch; a GPU worker image uses a CUDA index instead
+# (docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 ...).
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --extra-index-url "$TORCH_INDEX" -r /tmp/requirements.txt

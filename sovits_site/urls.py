@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from sovits_site import handlers, health
 from synthesis.api.compat import OpenAISpeechApi, TtsApi
 from synthesis.metrics import metrics_view
-from synthesis.pages import AppPage, DpaPage
+from synthesis.pages import AppPage, DpaPage, VoicesPage
 from tenants.api import (
     ApiKeyListCreateApi,
     ApiKeyRevokeApi,
@@ -43,7 +43,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="page-synthesize"), name="home"),
-    path("voices/", AppPage.as_view(page="voices"), name="page-voices"),
+    path("voices/", VoicesPage.as_view(), name="page-voices"),
     path("synthesize/", AppPage.as_view(page="synthesize"), name="page-synthesize"),
     path("history/", AppPage.as_view(page="history"), name="page-history"),
     path("keys/", AppPage.as_view(page="keys", admin_only=True), name="page-keys"),

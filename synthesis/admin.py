@@ -1,18 +1,50 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
 from django.template.response import TemplateResponse
 from django.urls import path
 
 from synthesis import operations
-from synthesis.models import Batch, Speaker, Task, WebhookDelivery
+from synthesis.models import Batch, ModelStatus, Speaker, SynthesisModel, Task, WebhookDelivery
+from synthesis.services.models import model_enqueue_check
 from tenants.admin_audit import AuditedAdmin
 
 
 @admin.register(Speaker)
 class SpeakerAdmin(AuditedAdmin):
-    list_display = ("name", "tenant", "language", "status", "created_at", "deleted_at")
-    list_filter = ("status", "language")
+    list_display = ("name", "tenant", "language", "engine", "status", "created_at", "deleted_at")
+    list_filter = ("status", "language", "engine")
     exclude = ("reference_text",)
     readonly_fields = ("reference_key", "profile_key", "profile_engine", "reference_bytes", "duration_seconds")
+
+
+@admin.register(SynthesisModel)
+class SynthesisModelAdmin(AuditedAdmin):
+    """Base models by path: a worker of the engine (which must read the files) checks each
+    new or changed pair; it shows READY, or FAILED with the reason."""
+
+    list_display = ("name", "engine", "version", "status", "is_default", "tenant", "checked_at")
+    list_filter = ("engine", "status", "is_default")
+    fields = ("name", "engine", "gpt_path", "sovits_path", "is_default", "version", "status", "error", "checked_at")
+    readonly_fields = ("version", "status", "error", "checked_at")
+    actions = ("check_again",)
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            if obj.is_default:  # one default per engine: the new one takes over
+                SynthesisModel.objects.filter(tenant__isnull=True, engine=obj.engine, is_default=True).exclude(
+                    pk=obj.pk
+                ).update(is_default=False)
+            if not change or {"gpt_path", "sovits_path", "engine"} & set(form.changed_data):
+                obj.status, obj.version, obj.error, obj.checked_at = ModelStatus.PROCESSING, "", None, None
+                transaction.on_commit(lambda: model_enqueue_check(obj))
+            super().save_model(request, obj, form, change)
+
+    @admin.action(description="Check the selected models' files again")
+    def check_again(self, request, queryset):
+        for model in queryset:
+            SynthesisModel.objects.filter(pk=model.pk).update(status=ModelStatus.PROCESSING, error=None)
+            model_enqueue_check(model)
+        self.message_user(request, f"{queryset.count()} model(s) sent to a worker for checking", messages.INFO)
 
 
 @admin.register(Task)

@@ -9,7 +9,10 @@ from django.shortcuts import redirect
 from django.views.generic import TemplateView
 
 from sovits_site.middleware import client_ip
+from synthesis.engines import served
 from synthesis.languages import LANGUAGES
+from synthesis.models import ModelStatus
+from synthesis.selectors import model_list
 from tenants import dpa
 from tenants.models import Membership, Role
 
@@ -37,6 +40,27 @@ class AppPage(LoginRequiredMixin, TemplateView):
             page=self.page,
             **kwargs,
         )
+
+
+class VoicesPage(AppPage):
+    """The engines and models to choose from are rendered in: the form needs no extra request."""
+
+    page = "voices"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        engines = served()
+        ready = model_list(tenant=context["tenant"]).filter(status=ModelStatus.READY)
+        return {
+            **context,
+            "engines": [
+                {"name": info.name, "languages": ",".join(sorted(info.languages)),
+                 "needs_text": info.needs_reference_text, "uses_models": info.uses_models,
+                 "seconds": "–".join(f"{s:g}" for s in info.reference_seconds) if info.reference_seconds else ""}
+                for info in engines
+            ],  # fmt: skip
+            "models": [m for m in ready if m.engine in {info.name for info in engines}],
+        }
 
 
 class DpaPage(AppPage):

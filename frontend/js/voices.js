@@ -9,7 +9,13 @@ const fields = {
   audio: document.getElementById("voice-audio"),
   reference_text: document.getElementById("voice-text"),
   language: document.getElementById("voice-language"),
+  engine: document.getElementById("voice-engine"), // only when the deployment serves several engines
+  model_id: document.getElementById("voice-model"),
 };
+const modelField = document.getElementById("voice-model-field");
+const textHint = document.getElementById("voice-text-hint");
+const audioHint = document.getElementById("voice-audio-hint");
+const hints = { text: textHint.textContent, audio: audioHint.textContent };
 const formAlert = document.getElementById("voice-form-error");
 const uploadButton = document.getElementById("upload-button");
 const uploadStatus = document.getElementById("upload-status");
@@ -171,6 +177,10 @@ form.addEventListener("submit", async (event) => {
   body.append("audio", file, file.name);
   body.append("reference_text", fields.reference_text.value.trim());
   body.append("language", fields.language.value);
+  if (fields.engine) {
+    body.append("engine", fields.engine.value);
+    if (!modelField.hidden && fields.model_id.value) body.append("model_id", fields.model_id.value);
+  }
 
   uploadButton.disabled = true;
   form.setAttribute("aria-busy", "true");
@@ -179,6 +189,7 @@ form.addEventListener("submit", async (event) => {
     const voice = await api("/api/v1/speakers", { method: "POST", form: body });
     render([voice, ...voices.filter((v) => v.id !== voice.id)]);
     form.reset();
+    applyEngine();
     discardRecording();
     uploadStatus.textContent = `“${voice.name}” uploaded. It is being analysed.`;
     refresh();
@@ -190,6 +201,26 @@ form.addEventListener("submit", async (event) => {
     form.removeAttribute("aria-busy");
   }
 });
+
+// The engine decides what the form asks for: its languages, its models, whether the
+// reference's transcript is required (GPT-SoVITS's prompt) and how long the clip may be.
+function applyEngine() {
+  if (!fields.engine) return;
+  const option = fields.engine.selectedOptions[0];
+  const languages = option.dataset.languages.split(",");
+  for (const choice of fields.language.options) choice.hidden = !languages.includes(choice.value);
+  if (!languages.includes(fields.language.value)) fields.language.value = languages[0];
+  modelField.hidden = !option.dataset.usesModels;
+  for (const choice of fields.model_id.options) choice.hidden = choice.dataset.engine !== option.value;
+  const needsText = Boolean(option.dataset.needsText);
+  fields.reference_text.required = needsText;
+  textHint.textContent = needsText ? "Required for this engine: exactly the words spoken in the clip." : hints.text;
+  audioHint.textContent = option.dataset.seconds
+    ? `WAV, FLAC, OGG or MP3, ${option.dataset.seconds} seconds of speech.`
+    : hints.audio;
+}
+fields.engine?.addEventListener("change", applyEngine);
+applyEngine();
 
 // Choosing a file replaces a recording made before.
 fields.audio.addEventListener("change", () => {

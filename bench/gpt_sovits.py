@@ -1,0 +1,184 @@
+"""GPT-SoVITS benchmark: the engine alone, then the same texts through the whole stack.
+
+1. gsv-tts-lite called directly, as its README shows (``TTS``, ``load_*_model``,
+   ``infer`` / ``infer_stream`` on a reference file): real-time factor, time to the
+   first streamed audio, tasks per second over the texts, peak memory.
+2. The stack as ``make run`` starts it (API, Dramatiq worker with one thread, encrypted
+   storage), serving ``embedded,gpt-sovits``: the same texts as tasks of one voice,
+   tasks per second from the first create to the last DONE.
+
+Prints JSON with the ratio stack / direct (target: at least 0.9 on a GPU with real
+weights; the similarity score and encoding cost the stack a fixed share per task).
+By default it builds a tiny random model set (its audio is noise: the figures prove
+the path, not real speed); real weights and a GPU come from the environment:
+``GPT_SOVITS_ASSETS_DIR``, ``GPT_SOVITS_BENCH_GPT``, ``GPT_SOVITS_BENCH_SOVITS``,
+``GPT_SOVITS_DEVICE=cuda``. Run: ``.venv/bin/python bench/gpt_sovits.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+REFERENCE = ROOT / "tests" / "fixtures" / "voices" / "118-121721-0000.flac"
+TRANSCRIPT = "The words spoken in the reference recording."
+TEXTS = [
+    "Hello world. This is a test of the voice platform.",
+    "The quick brown fox jumps over the lazy dog, twice.",
+    "Good morning. Today we speak about three things.",
+    "One, two, three. And that is the end of it.",
+]
+
+
+def _models(workdir: Path) -> tuple[Path, Path, Path, str]:
+    gpt, sovits = os.environ.get("GPT_SOVITS_BENCH_GPT"), os.environ.get("GPT_SOVITS_BENCH_SOVITS")
+    if gpt and sovits and os.environ.get("GPT_SOVITS_ASSETS_DIR"):
+        return Path(os.environ["GPT_SOVITS_ASSETS_DIR"]), Path(gpt), Path(sovits), "real"
+    from synthesis.engines.gpt_sovits import tiny
+
+    made = tiny.write_model_set(workdir / "tiny", versions=("v2ProPlus",))
+    pair = made["pairs"]["v2ProPlus"]
+    return made["assets"], pair["gpt"], pair["sovits"], "tiny random (noise)"
+
+
+def _peak_memory_mb(device: str) -> float:
+    import torch
+
+    if device.startswith("cuda"):
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def direct(assets: Path, gpt: Path, sovits: Path, device: str, workdir: Path, rounds: int) -> dict:
+    """The library on its own: the figures the stack is compared with."""
+    from synthesis.engines.gpt_sovits.torchaudio_compat import ensure_torchaudio
+
+    ensure_torchaudio()
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    import torch
+    from gsv_tts import TTS
+
+    reference = workdir / "reference.wav"
+    samples, rate = sf.read(REFERENCE, dtype="float32")
+    sf.write(reference, samples, rate)
+    tts = TTS(models_dir=str(assets), device=device, use_bert=False, always_load_cnhubert=True, always_load_sv=True)
+    tts.load_gpt_model(str(gpt))
+    tts.load_sovits_model(str(sovits))
+    voice = dict(spk_audio_path=str(reference), prompt_audio_path=str(reference), prompt_audio_text=TRANSCRIPT,
+                 prompt_language="en", text_language="en")  # fmt: skip
+    tts.infer(text="Warm up.", **voice)
+    token_first = []
+    for text in TEXTS:  # the library's default stream: audio every 25 tokens
+        began = time.perf_counter()
+        next(iter(tts.infer_stream(text=text, debug=False, **voice)))
+        token_first.append(time.perf_counter() - began)
+    first_audio, synth_seconds, audio_seconds = [], 0.0, 0.0
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for text in TEXTS:
+            torch.manual_seed(0)
+            began = time.perf_counter()
+            # What a task does in the engine: the sentence-mode stream.
+            for index, clip in enumerate(tts.infer_stream(text=text, stream_mode="sentence", debug=False, **voice)):
+                if index == 0:
+                    first_audio.append(time.perf_counter() - began)
+                audio_seconds += len(clip.audio_data) / clip.samplerate
+            synth_seconds += time.perf_counter() - began
+    elapsed = time.perf_counter() - started
+    return {
+        "tasks": rounds * len(TEXTS),
+        "tasks_per_second": round(rounds * len(TEXTS) / elapsed, 3),
+        "real_time_factor": round(synth_seconds / audio_seconds, 4),
+        "first_audio_seconds_median": {
+            "sentence_mode": round(sorted(first_audio)[len(first_audio) // 2], 3),
+            "token_mode": round(sorted(token_first)[len(token_first) // 2], 3),
+        },
+        "audio_seconds": round(audio_seconds, 1),
+        "peak_memory_mb": _peak_memory_mb(device),
+    }
+
+
+def through_stack(assets: Path, gpt: Path, sovits: Path, device: str, workdir: Path, rounds: int) -> dict:
+    from deploy.sandbox import live_stack
+
+    stack = live_stack(
+        workdir / "stack", SYNTHESIS_ENGINES="embedded,gpt-sovits", GPT_SOVITS_ASSETS_DIR=str(assets),
+        GPT_SOVITS_DEVICE=device, WORKER_THREADS="1", EMBEDDED_VARIANTS=",f3",
+        QUOTA_REQUESTS_PER_MINUTE="100000", QUOTA_CONCURRENT_TASKS="100000",
+    )  # fmt: skip
+    stack.manage("addmodel", "bench", "--gpt", str(gpt), "--sovits", str(sovits), "--default")
+    stack.manage("createtenant", "bench", "--owner", "bench", "--password", "bench-password-1", "--accept-dpa")
+    key = stack.manage("createapikey", "--tenant", "bench").strip().splitlines()[-1]
+    stack.start(timeout=300)
+    api = httpx.Client(base_url=stack.base, headers={"X-API-Key": key}, timeout=60)
+    try:
+        with open(REFERENCE, "rb") as fh:
+            voice = api.post(
+                "/api/v1/speakers",
+                data={"name": "bench", "language": "en", "engine": "gpt-sovits", "reference_text": TRANSCRIPT},
+                files={"audio": ("v.flac", fh)},
+            ).json()["id"]
+        while (status := api.get(f"/api/v1/speakers/{voice}").json()["status"]) == "PROCESSING":
+            time.sleep(0.2)
+        assert status == "READY", status
+        warm = api.post("/api/v1/tasks", json={"text": "Warm up.", "speaker_id": voice, "language": "en"}).json()
+        while api.get(f"/api/v1/tasks/{warm['id']}").json()["status"] not in ("DONE", "FAILED"):
+            time.sleep(0.1)
+        started = time.perf_counter()
+        ids = [
+            api.post("/api/v1/tasks", json={"text": text, "speaker_id": voice, "language": "en",
+                                            "params": {"seed": 0}}).json()["id"]  # fmt: skip
+            for _ in range(rounds)
+            for text in TEXTS
+        ]
+        statuses = {}
+        while len(statuses) < len(ids):
+            for task_id in ids:
+                if task_id not in statuses:
+                    task = api.get(f"/api/v1/tasks/{task_id}").json()
+                    if task["status"] in ("DONE", "FAILED"):
+                        statuses[task_id] = task["status"]
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        stack.stop()
+    return {
+        "tasks": len(ids),
+        "done": sum(s == "DONE" for s in statuses.values()),
+        "tasks_per_second": round(len(ids) / elapsed, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="times each text is spoken")
+    args = parser.parse_args()
+    device = os.environ.get("GPT_SOVITS_DEVICE", "cpu")
+    workdir = Path(tempfile.mkdtemp(prefix="sovits-gpt-bench-"))
+    assets, gpt, sovits, kind = _models(workdir)
+    alone = direct(assets, gpt, sovits, device, workdir, args.rounds)
+    stack = through_stack(assets, gpt, sovits, device, workdir, args.rounds)
+    print(json.dumps({
+        "models": kind,
+        "device": device,
+        "texts": len(TEXTS),
+        "gsv_tts_lite_direct": alone,
+        "through_stack": stack,
+        "stack_over_direct_tasks_per_second": round(stack["tasks_per_second"] / alone["tasks_per_second"], 3),
+        "target_ratio": 0.9,
+    }, indent=2))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
