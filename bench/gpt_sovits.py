@@ -62,10 +62,9 @@ def _peak_memory_mb(device: str) -> float:
 
 def direct(assets: Path, gpt: Path, sovits: Path, device: str, workdir: Path, rounds: int) -> dict:
     """The library on its own: the figures the stack is compared with."""
-    from synthesis.engines.gpt_sovits.torchaudio_compat import ensure_torchaudio
+    from synthesis.engines.gpt_sovits.library import prepare
 
-    ensure_torchaudio()
-    os.environ.setdefault("TQDM_DISABLE", "1")
+    prepare()
     import torch
     from gsv_tts import TTS
 
@@ -136,12 +135,8 @@ def through_stack(assets: Path, gpt: Path, sovits: Path, device: str, workdir: P
         while api.get(f"/api/v1/tasks/{warm['id']}").json()["status"] not in ("DONE", "FAILED"):
             time.sleep(0.1)
         started = time.perf_counter()
-        ids = [
-            api.post("/api/v1/tasks", json={"text": text, "speaker_id": voice, "language": "en",
-                                            "params": {"seed": 0}}).json()["id"]  # fmt: skip
-            for _ in range(rounds)
-            for text in TEXTS
-        ]
+        bodies = [{"text": t, "speaker_id": voice, "language": "en", "params": {"seed": 0}} for t in TEXTS] * rounds
+        ids = [api.post("/api/v1/tasks", json=body).json()["id"] for body in bodies]
         statuses = {}
         while len(statuses) < len(ids):
             for task_id in ids:

@@ -42,6 +42,17 @@ class AppPage(LoginRequiredMixin, TemplateView):
         )
 
 
+def _engine_choice(info) -> dict:
+    seconds = info.reference_seconds
+    return {
+        "name": info.name,
+        "languages": ",".join(sorted(info.languages)),
+        "needs_text": info.needs_reference_text,
+        "uses_models": info.uses_models,
+        "seconds": "–".join(f"{s:g}" for s in seconds) if seconds else "",
+    }
+
+
 class VoicesPage(AppPage):
     """The engines and models to choose from are rendered in: the form needs no extra request."""
 
@@ -51,16 +62,8 @@ class VoicesPage(AppPage):
         context = super().get_context_data(**kwargs)
         engines = served()
         ready = model_list(tenant=context["tenant"]).filter(status=ModelStatus.READY)
-        return {
-            **context,
-            "engines": [
-                {"name": info.name, "languages": ",".join(sorted(info.languages)),
-                 "needs_text": info.needs_reference_text, "uses_models": info.uses_models,
-                 "seconds": "–".join(f"{s:g}" for s in info.reference_seconds) if info.reference_seconds else ""}
-                for info in engines
-            ],  # fmt: skip
-            "models": [m for m in ready if m.engine in {info.name for info in engines}],
-        }
+        choices = [_engine_choice(info) for info in engines]
+        return {**context, "engines": choices, "models": [m for m in ready if m.engine in {c["name"] for c in choices}]}
 
 
 class DpaPage(AppPage):

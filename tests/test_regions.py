@@ -63,7 +63,8 @@ def test_a_region_worker_runs_only_its_regions_tasks(transactional_db, tenant_a,
     broker = dramatiq.get_broker()
     broker.flush_all()
     eu_voice, us_voice = tenant_a.ready_voice(), tenant_us.ready_voice()
-    eu_worker = dramatiq.Worker(broker, queues=set(queues.of_regions(["eu"])), worker_threads=1, worker_timeout=100)
+    eu_queues = set(queues.of_regions(["eu"], queues.ENGINES))
+    eu_worker = dramatiq.Worker(broker, queues=eu_queues, worker_threads=1, worker_timeout=100)
     eu_worker.start()
     try:
         us_task = tenant_us.create_task(us_voice, text="Stay in America.").json()["id"]
@@ -76,7 +77,8 @@ def test_a_region_worker_runs_only_its_regions_tasks(transactional_db, tenant_a,
         assert Task.objects.get(id=us_task).status == TaskStatus.PENDING
     finally:
         eu_worker.stop()
-    us_worker = dramatiq.Worker(broker, queues=set(queues.of_regions(["us"])), worker_threads=1, worker_timeout=100)
+    us_queues = set(queues.of_regions(["us"], queues.ENGINES))
+    us_worker = dramatiq.Worker(broker, queues=us_queues, worker_threads=1, worker_timeout=100)
     us_worker.start()
     try:
         task = wait_for_task(us_task)
@@ -95,11 +97,25 @@ def test_a_worker_started_for_a_region_listens_to_its_queues_only():
         assert listened
         assert all(queue.startswith("us.") for queue in listened), listened
     assert set(commands["worker"][commands["worker"].index("--queues") + 1 :]) == {
-        "us.synthesis", "us.synthesis.high", "us.profiles", "us.webhooks", "us.maintenance",
+        "us.embedded.synthesis", "us.embedded.synthesis.high", "us.embedded.profiles", "us.webhooks",
+        "us.maintenance",
     }  # fmt: skip
-    assert commands["worker-high"][-1] == "us.synthesis.high"
+    assert commands["worker-high"][-1] == "us.embedded.synthesis.high"
     everywhere = dict(stack._commands({**stack._env(), "WORKER_REGIONS": ""}, "worker"))["worker"]
-    assert {"cn.synthesis", "eu.synthesis", "us.synthesis"} <= set(everywhere)
+    assert {"cn.embedded.synthesis", "eu.embedded.synthesis", "us.embedded.synthesis"} <= set(everywhere)
+
+
+def test_a_gpu_worker_listens_to_its_engines_queues_only():
+    env = {**stack._env(), "WORKER_REGIONS": "eu", "SYNTHESIS_ENGINES": "embedded,gpt-sovits"}
+    both = dict(stack._commands(env, "worker"))["worker"]
+    assert {"eu.embedded.synthesis", "eu.gpt-sovits.synthesis", "eu.gpt-sovits.profiles"} <= set(both)
+    gpu = dict(stack._commands({**env, "WORKER_ENGINES": "gpt-sovits"}, "worker"))
+    listened = gpu["worker"][gpu["worker"].index("--queues") + 1 :]
+    assert set(listened) == {
+        "eu.gpt-sovits.synthesis", "eu.gpt-sovits.synthesis.high", "eu.gpt-sovits.profiles", "eu.webhooks",
+        "eu.maintenance",
+    }  # fmt: skip
+    assert gpu["worker-high"][-1] == "eu.gpt-sovits.synthesis.high"
 
 
 def test_purging_one_region_leaves_the_others_alone(tenant_a, tenant_us):

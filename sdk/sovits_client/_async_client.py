@@ -77,11 +77,21 @@ class AsyncClient:
     # --- voices -------------------------------------------------------------------------------------------
 
     async def create_voice(
-        self, name: str, audio: AudioInput, *, language: Language, reference_text: str = ""
+        self,
+        name: str,
+        audio: AudioInput,
+        *,
+        language: Language,
+        reference_text: str = "",
+        engine: str | None = None,
+        model_id: str | None = None,
     ) -> Speaker:
-        form = self._core.voice_form(name, language, reference_text)
+        form = self._core.voice_form(name, language, reference_text, engine, model_id)
         files = {"audio": self._core.audio_file(audio)}
         return await self._json("POST", "/api/v1/speakers", data=form, files=files, retry_safe=False)
+
+    async def list_models(self) -> list[dict]:
+        return await self._json("GET", "/api/v1/models")
 
     async def get_voice(self, voice_id: str) -> Speaker:
         return await self._json("GET", f"/api/v1/speakers/{seg(voice_id)}")

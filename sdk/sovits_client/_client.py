@@ -79,15 +79,30 @@ class Client:
 
     # --- voices -------------------------------------------------------------------------------------------
 
-    def create_voice(self, name: str, audio: AudioInput, *, language: Language, reference_text: str = "") -> Speaker:
+    def create_voice(
+        self,
+        name: str,
+        audio: AudioInput,
+        *,
+        language: Language,
+        reference_text: str = "",
+        engine: str | None = None,
+        model_id: str | None = None,
+    ) -> Speaker:
         """Upload a reference recording. The voice starts PROCESSING; see ``wait_for_voice``.
+        ``engine`` (default: the service's first) and, for GPT-SoVITS, ``model_id`` (default: the
+        default model) are fixed for the voice; GPT-SoVITS needs ``reference_text``.
 
         Not retried after the upload was sent (the service has no idempotency for voices, so a retry could
         create the voice twice); still retried on 429 and when the connection never opened.
         """
-        form = self._core.voice_form(name, language, reference_text)
+        form = self._core.voice_form(name, language, reference_text, engine, model_id)
         files = {"audio": self._core.audio_file(audio)}
         return self._json("POST", "/api/v1/speakers", data=form, files=files, retry_safe=False)
+
+    def list_models(self) -> list[dict]:
+        """The model pairs the tenant's voices may use (GPT-SoVITS)."""
+        return self._json("GET", "/api/v1/models")
 
     def get_voice(self, voice_id: str) -> Speaker:
         return self._json("GET", f"/api/v1/speakers/{seg(voice_id)}")

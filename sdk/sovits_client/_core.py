@@ -130,8 +130,11 @@ class Core:
         return body
 
     @staticmethod
-    def voice_form(name: str, language: str, reference_text: str) -> dict[str, str]:
-        return {"name": name, "language": language, "reference_text": reference_text}
+    def voice_form(
+        name: str, language: str, reference_text: str, engine: str | None = None, model_id: str | None = None
+    ) -> dict[str, str]:
+        form = {"name": name, "language": language, "reference_text": reference_text}
+        return form | {key: value for key, value in (("engine", engine), ("model_id", model_id)) if value}
 
     @staticmethod
     def audio_file(audio: AudioInput) -> tuple[str, bytes]:

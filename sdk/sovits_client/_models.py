@@ -86,6 +86,8 @@ class Speaker(TypedDict):
     name: str
     language: str
     reference_text: str
+    engine: str
+    model_id: str | None
     status: SpeakerStatus
     error: ErrorBody | None
     duration_seconds: float | None

@@ -45,9 +45,9 @@ def check_files(*, gpt_path: str | Path, sovits_path: str | Path) -> str:
     try:
         sovits = formats.read_sovits(sovits_path)
         version = sovits.version
-        loading.sovits_model(sovits)
+        loading.sovits_model(sovits, check_only=True)
         del sovits  # the GPT's weights need not share memory with these
-        loading.gpt_model(formats.read_gpt(gpt_path))
+        loading.gpt_model(formats.read_gpt(gpt_path), check_only=True)
     except formats.CheckpointError as exc:
         raise ApiError(exc.code, str(exc), details=exc.details) from exc
     except OSError as exc:

@@ -61,14 +61,14 @@ def _delayed(broker, queue: str) -> list[dramatiq.Message]:
 def test_a_task_whose_message_was_lost_is_sent_again_once_and_finishes(tenant_a, short_lease, broker):
     voice = tenant_a.ready_voice()
     task_id = tenant_a.create_task(voice).json()["id"]
-    assert ("task", task_id) in dispatch.waiting(REGION)
+    assert ("task.embedded", task_id) in dispatch.waiting(REGION)
     broker.flush_all()  # Redis restarted without persistence: the bell is gone, the row is not
-    assert ("task", task_id) not in dispatch.waiting(REGION)
+    assert ("task.embedded", task_id) not in dispatch.waiting(REGION)
 
     assert reconcile(region=REGION) == {}  # within the grace period nothing is sent
     _age(Task, task_id, created_at=5)
     assert reconcile(region=REGION) == {"tasks": 1}
-    assert ("task", task_id) in dispatch.waiting(REGION)
+    assert ("task.embedded", task_id) in dispatch.waiting(REGION)
     assert reconcile(region=REGION) == {}  # the broker holds it now: no duplicate piles up
 
     worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
@@ -84,13 +84,13 @@ def test_a_task_whose_message_was_lost_is_sent_again_once_and_finishes(tenant_a,
 def test_a_message_held_by_a_dead_worker_counts_as_lost(tenant_a, short_lease, broker):
     task_id = tenant_a.create_task(tenant_a.ready_voice()).json()["id"]
     other = RedisBroker(client=broker.client, namespace=broker.namespace)  # another worker process
-    queue = f"{REGION}.synthesis"
+    queue = f"{REGION}.embedded.synthesis"
     [fetched] = other.do_fetch(queue, 1)  # it takes the message...
     assert dramatiq.Message.decode(fetched).args == (task_id,)
-    assert ("task", task_id) in dispatch.waiting(REGION)  # ...and is alive: the message is in hand
+    assert ("task.embedded", task_id) in dispatch.waiting(REGION)  # ...and is alive: the message is in hand
     broker.client.zadd(f"{broker.namespace}:__heartbeats__", {other.broker_id: time.time() * 1000 - 60_000})
 
-    assert ("task", task_id) not in dispatch.waiting(REGION)  # it died: nobody will deliver it
+    assert ("task.embedded", task_id) not in dispatch.waiting(REGION)  # it died: nobody will deliver it
     _age(Task, task_id, created_at=5)
     assert reconcile(region=REGION) == {"tasks": 1}
 
@@ -121,7 +121,7 @@ def test_a_second_delivery_while_a_live_worker_holds_the_task_is_deferred_not_dr
     task = Task.objects.get(id=task_id)
     assert (task.status, task.attempts, task.worker) == (TaskStatus.PROCESSING, 1, "alive:1")
     deferred = _delayed(broker, "synthesis")  # ...but asked again for when the lease ends
-    assert [(m.actor_name, m.args) for m in deferred] == [(f"task.{REGION}", (task_id,))]
+    assert [(m.actor_name, m.args) for m in deferred] == [(f"task.embedded.{REGION}", (task_id,))]
     assert 0 < deferred[0].options["eta"] / 1000 - time.time() <= 3 + 1
 
 
@@ -210,7 +210,7 @@ def test_a_stopping_worker_hands_its_task_back_to_the_queue(tenant_a, short_leas
 
     task = Task.objects.get(id=task_id)
     assert (task.status, task.attempts, task.worker, task.progress) == (TaskStatus.PENDING, 0, "", 0)
-    assert ("task", task_id) in dispatch.waiting(REGION)  # another worker takes it at once
+    assert ("task.embedded", task_id) in dispatch.waiting(REGION)  # another worker takes it at once
     assert uuid.UUID(task_id) not in leases._held  # and this worker no longer heartbeats it
 
 
@@ -224,7 +224,7 @@ def test_a_stopping_worker_hands_a_batch_back_as_one_job(tenant_a, short_lease, 
     runner.batch_run(batch_id=batch_id)
 
     assert set(Task.objects.filter(batch_id=batch_id).values_list("status", "attempts")) == {(TaskStatus.PENDING, 0)}
-    queued = broker.client.hvals(f"{broker.namespace}:{REGION}.synthesis.msgs")
+    queued = broker.client.hvals(f"{broker.namespace}:{REGION}.embedded.synthesis.msgs")
     assert [dramatiq.Message.decode(raw).args for raw in queued] == [(batch_id,)]
 
 

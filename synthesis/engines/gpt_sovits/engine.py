@@ -21,7 +21,6 @@ import base64
 import hashlib
 import io
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -44,7 +43,7 @@ from synthesis.engines.base import (
     synthesize_by_streaming,
 )
 from synthesis.engines.gpt_sovits import assets, formats, loading
-from synthesis.engines.gpt_sovits.torchaudio_compat import ensure_torchaudio
+from synthesis.engines.gpt_sovits.library import prepare
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +75,6 @@ class _Reference:
     sample_rate: int
 
 
-def _quiet_library(record: logging.LogRecord) -> bool:
-    """gsv-tts-lite logs every step at INFO through the root logger; keep its warnings only."""
-    return record.levelno >= logging.WARNING or f"{os.sep}gsv_tts{os.sep}" not in record.pathname
-
-
 def _clamped(params, name):
     default, low, high = PARAMETERS[name]
     value = params.get(name, default)
@@ -102,8 +96,7 @@ class GptSovitsEngine:
         max_profiles: int = 256,
     ):
         root = assets.require(assets_dir)
-        ensure_torchaudio()
-        os.environ.setdefault("TQDM_DISABLE", "1")
+        prepare()
         import torch
         from gsv_tts import TTS
         from gsv_tts.GPT_SoVITS.Featurizer import CNHubert, CNRoberta
@@ -119,7 +112,6 @@ class GptSovitsEngine:
             always_load_cnhubert=True,
             always_load_sv=True,
         )
-        logging.getLogger().addFilter(_quiet_library)
         config = self._tts.tts_config
         self.device, self.dtype = config.device, config.dtype
         self._tts._load_audio = self._load_audio  # references come decoded from the worker, never from a path

@@ -8,9 +8,9 @@ architecture would load half-empty and speak noise; here every expected key must
 from __future__ import annotations
 
 from synthesis.engines.gpt_sovits.formats import CheckpointError, GptCheckpoint, SovitsCheckpoint
-from synthesis.engines.gpt_sovits.torchaudio_compat import ensure_torchaudio
+from synthesis.engines.gpt_sovits.library import prepare
 
-ensure_torchaudio()  # gsv_tts imports torchaudio
+prepare()  # before gsv_tts is imported
 
 # Upstream s1 layer names → gsv-tts-lite's (the library renames them the same way when it loads).
 GPT_LAYER_KEYS = (
@@ -29,18 +29,33 @@ GPT_LAYER_KEYS = (
 )
 
 
-def _check_keys(what: str, expected: set[str], found: set[str]) -> None:
-    missing, unexpected = sorted(expected - found), sorted(found - expected)
-    if missing or unexpected:
+def _check_fit(what: str, expected: dict, found: dict) -> None:
+    """Every expected tensor is there with its shape, and nothing else is."""
+    missing, unexpected = sorted(expected.keys() - found.keys()), sorted(found.keys() - expected.keys())
+    misshapen = sorted(key for key in expected.keys() & found.keys()
+                       if tuple(getattr(found[key], "shape", ())) != tuple(expected[key].shape))  # fmt: skip
+    if missing or unexpected or misshapen:
         raise CheckpointError(
             "MODEL_INVALID",
-            f"The {what} weights do not fit the model: {len(missing)} missing, {len(unexpected)} unexpected",
-            file=what, missing=missing[:5], unexpected=unexpected[:5],
+            f"The {what} weights do not fit the model: {len(missing)} missing, {len(unexpected)} unexpected,"
+            f" {len(misshapen)} of the wrong shape",
+            file=what, missing=missing[:5], unexpected=unexpected[:5], wrong_shape=misshapen[:5],
         )  # fmt: skip
 
 
-def sovits_model(checkpoint: SovitsCheckpoint):
-    """An untrained-to-loaded ``SynthesizerTrn`` on the CPU in float32, weights checked."""
+def _built(build, *, check_only: bool):
+    """``build()`` on the meta device when only the shapes matter: no memory, no random init."""
+    if not check_only:
+        return build()
+    import torch
+
+    with torch.device("meta"):
+        return build()
+
+
+def sovits_model(checkpoint: SovitsCheckpoint, *, check_only: bool = False):
+    """``SynthesizerTrn`` with the checkpoint's weights (CPU, float32), every key and shape checked;
+    with ``check_only`` the check alone (nothing is allocated)."""
     from gsv_tts.GPT_SoVITS import utils as gsv_utils
     from gsv_tts.GPT_SoVITS.SoVITS.models import SynthesizerTrn
 
@@ -48,16 +63,21 @@ def sovits_model(checkpoint: SovitsCheckpoint):
     hps.model.semantic_frame_rate = "25hz"
     hps.model.version = checkpoint.version
     try:
-        model = SynthesizerTrn(
-            hps.data.filter_length // 2 + 1,
-            hps.train.segment_size // hps.data.hop_length,
-            n_speakers=hps.data.n_speakers,
-            **vars(hps.model),
+        model = _built(
+            lambda: SynthesizerTrn(
+                hps.data.filter_length // 2 + 1,
+                hps.train.segment_size // hps.data.hop_length,
+                n_speakers=hps.data.n_speakers,
+                **vars(hps.model),
+            ),
+            check_only=check_only,
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError("MODEL_INVALID", f"The SoVITS config builds no model ({exc})", file="sovits") from exc
-    expected = {key for key in model.state_dict() if not key.startswith("enc_q.")}
-    _check_keys("sovits", expected, set(checkpoint.weights))
+    expected = {key: value for key, value in model.state_dict().items() if not key.startswith("enc_q.")}
+    _check_fit("sovits", expected, checkpoint.weights)
+    if check_only:
+        return model, hps
     try:
         model.load_state_dict(checkpoint.weights, strict=False)
     except RuntimeError as exc:
@@ -65,7 +85,7 @@ def sovits_model(checkpoint: SovitsCheckpoint):
     return model, hps
 
 
-def gpt_model(checkpoint: GptCheckpoint):
+def gpt_model(checkpoint: GptCheckpoint, *, check_only: bool = False):
     from gsv_tts.GPT_SoVITS.GPT.t2s_model import Text2SemanticDecoder
 
     weights = dict(checkpoint.weights)
@@ -76,10 +96,12 @@ def gpt_model(checkpoint: GptCheckpoint):
                 weights[f"t2s_transformer.blocks.{layer}.{ours}"] = weights.pop(key)
     weights = {key.removeprefix("model."): value for key, value in weights.items()}
     try:
-        model = Text2SemanticDecoder(checkpoint.config)
+        model = _built(lambda: Text2SemanticDecoder(checkpoint.config), check_only=check_only)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError("MODEL_INVALID", f"The GPT config cannot build a model ({exc})", file="gpt") from exc
-    _check_keys("gpt", set(model.state_dict()), set(weights))
+    _check_fit("gpt", model.state_dict(), weights)
+    if check_only:
+        return model
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:

@@ -103,6 +103,15 @@ def test_models_api_lists_what_a_tenant_may_use(gpt_sovits, tenant_a, tenant_b):
     assert engines[1]["needs_reference_text"] is True
 
 
+def test_the_voices_page_offers_the_engines_and_ready_models(gpt_sovits, tenant_a):
+    model = _register(gpt_sovits["pairs"]["v2ProPlus"])
+    tenant_a.client.force_login(tenant_a.owner)
+    page = tenant_a.client.get("/voices/").content.decode()
+    assert '<select id="voice-engine"' in page
+    assert f'<option value="{model.id}" data-engine="gpt-sovits"' in page
+    assert 'data-needs-text="1"' in page
+
+
 def test_a_gpt_sovits_voice_is_checked_at_upload(gpt_sovits, tenant_a):
     missing_text = tenant_a.upload_voice(engine="gpt-sovits", reference_text="")
     assert missing_text.status_code == 400
@@ -148,12 +157,14 @@ def test_gpt_sovits_voice_speaks_three_languages_through_the_worker(gpt_sovits, 
         response = tenant_a.create_task(speaker_id, text=text, language=language, params={"seed": 7})
         assert response.status_code == 202, response.content
         ids[language] = response.json()["id"]
-    flac = tenant_a.create_task(speaker_id, text="Hello world.", output_format="flac", params={"seed": 7})
-    for language, task_id in [*ids.items(), ("en-flac", flac.json()["id"])]:
+    for output_format in ("flac", "ogg", "mp3"):
+        response = tenant_a.create_task(speaker_id, text="Hello world.", output_format=output_format)
+        ids[output_format] = response.json()["id"]
+    for kind, task_id in ids.items():
         task = wait_for_task(task_id, timeout=180)
-        assert task.status == TaskStatus.DONE, (language, task.error)
+        assert task.status == TaskStatus.DONE, (kind, task.error)
         audio, rate = _result_audio(task)
-        assert rate == task.sample_rate == 32000
+        assert rate == task.sample_rate == (48000 if kind == "ogg" else 32000)  # Opus has no 32 kHz
         assert len(audio) / rate == pytest.approx(task.duration_seconds, abs=0.01)
         assert task.duration_seconds > 0.1
     wrong = tenant_a.create_task(speaker_id, text="안녕하세요", language="ko")

@@ -1,6 +1,8 @@
-"""Import torchaudio where its compiled extension does not match the installed torch.
+"""Make gsv-tts-lite importable and quiet: call ``prepare()`` before importing ``gsv_tts``.
 
-gsv-tts-lite imports torchaudio (without declaring it) and uses only its
+- gsv-tts-lite logs every step at INFO through the root logger, and shows tqdm bars:
+  its records below WARNING are dropped, and tqdm is disabled.
+- It imports torchaudio (without declaring it) and uses only its
 pure-Python parts: ``transforms.Resample``, ``transforms.Spectrogram`` and
 ``compliance.kaldi.fbank``. PyPI's newest torchaudio (2.11) ships an extension
 built against CUDA libraries that fails to load beside torch 2.13 (the CPU
@@ -12,6 +14,7 @@ lets the pure-Python modules import; nothing used here calls into C.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import types
 
@@ -25,6 +28,18 @@ def _forget_partial_import() -> None:
 
 def _no_align(*_args, **_kwargs):
     raise RuntimeError("torchaudio's alignment extension is not available")
+
+
+def _quiet(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or f"{os.sep}gsv_tts{os.sep}" not in record.pathname
+
+
+def prepare() -> None:
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    root = logging.getLogger()
+    if _quiet not in root.filters:
+        root.addFilter(_quiet)
+    ensure_torchaudio()
 
 
 def ensure_torchaudio():
