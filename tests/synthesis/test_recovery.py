@@ -120,7 +120,7 @@ def test_a_second_delivery_while_a_live_worker_holds_the_task_is_deferred_not_dr
 
     task = Task.objects.get(id=task_id)
     assert (task.status, task.attempts, task.worker) == (TaskStatus.PROCESSING, 1, "alive:1")
-    deferred = _delayed(broker, "synthesis")  # ...but asked again for when the lease ends
+    deferred = _delayed(broker, "embedded.synthesis")  # ...but asked again for when the lease ends
     assert [(m.actor_name, m.args) for m in deferred] == [(f"task.embedded.{REGION}", (task_id,))]
     assert 0 < deferred[0].options["eta"] / 1000 - time.time() <= 3 + 1
 
@@ -221,7 +221,7 @@ def test_a_stopping_worker_hands_a_batch_back_as_one_job(tenant_a, short_lease, 
     broker.flush_all()
     monkeypatch.setattr(worker_lifecycle, "_stop_by", time.monotonic() - 1)
 
-    runner.batch_run(batch_id=batch_id)
+    runner.batch_run(batch_id=batch_id, engine="embedded")
 
     assert set(Task.objects.filter(batch_id=batch_id).values_list("status", "attempts")) == {(TaskStatus.PENDING, 0)}
     queued = broker.client.hvals(f"{broker.namespace}:{REGION}.embedded.synthesis.msgs")
