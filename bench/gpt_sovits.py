@@ -111,17 +111,16 @@ def direct(assets: Path, gpt: Path, sovits: Path, device: str, workdir: Path, ro
 def through_stack(assets: Path, gpt: Path, sovits: Path, device: str, workdir: Path, rounds: int) -> dict:
     from deploy.sandbox import live_stack
 
-    stack = live_stack(
-        workdir / "stack", SYNTHESIS_ENGINES="embedded,gpt-sovits", GPT_SOVITS_ASSETS_DIR=str(assets),
-        GPT_SOVITS_DEVICE=device, WORKER_THREADS="1", EMBEDDED_VARIANTS=",f3",
-        QUOTA_REQUESTS_PER_MINUTE="100000", QUOTA_CONCURRENT_TASKS="100000",
+    settings = dict(
+        SYNTHESIS_ENGINES="embedded,gpt-sovits", GPT_SOVITS_ASSETS_DIR=str(assets), GPT_SOVITS_DEVICE=device,
+        WORKER_THREADS="1", EMBEDDED_VARIANTS=",f3", QUOTA_REQUESTS_PER_MINUTE="100000",
+        QUOTA_CONCURRENT_TASKS="100000",
     )  # fmt: skip
-    stack.manage("addmodel", "bench", "--gpt", str(gpt), "--sovits", str(sovits), "--default")
-    stack.manage("createtenant", "bench", "--owner", "bench", "--password", "bench-password-1", "--accept-dpa")
-    key = stack.manage("createapikey", "--tenant", "bench").strip().splitlines()[-1]
-    stack.start(timeout=300)
-    api = httpx.Client(base_url=stack.base, headers={"X-API-Key": key}, timeout=60)
-    try:
+    with live_stack(workdir / "stack", **settings) as stack:
+        stack.manage("addmodel", "bench", "--gpt", str(gpt), "--sovits", str(sovits), "--default")
+        stack.manage("createtenant", "bench", "--owner", "bench", "--password", "bench-password-1", "--accept-dpa")
+        key = stack.manage("createapikey", "--tenant", "bench").strip().splitlines()[-1]
+        api = httpx.Client(base_url=stack.base, headers={"X-API-Key": key}, timeout=60)
         with open(REFERENCE, "rb") as fh:
             voice = api.post(
                 "/api/v1/speakers",
@@ -131,28 +130,35 @@ def through_stack(assets: Path, gpt: Path, sovits: Path, device: str, workdir: P
         while (status := api.get(f"/api/v1/speakers/{voice}").json()["status"]) == "PROCESSING":
             time.sleep(0.2)
         assert status == "READY", status
-        warm = api.post("/api/v1/tasks", json={"text": "Warm up.", "speaker_id": voice, "language": "en"}).json()
-        while api.get(f"/api/v1/tasks/{warm['id']}").json()["status"] not in ("DONE", "FAILED"):
-            time.sleep(0.1)
-        started = time.perf_counter()
+        _finish(api, [_create(api, {"text": "Warm up.", "speaker_id": voice, "language": "en"})])
         bodies = [{"text": t, "speaker_id": voice, "language": "en", "params": {"seed": 0}} for t in TEXTS] * rounds
-        ids = [api.post("/api/v1/tasks", json=body).json()["id"] for body in bodies]
-        statuses = {}
-        while len(statuses) < len(ids):
-            for task_id in ids:
-                if task_id not in statuses:
-                    task = api.get(f"/api/v1/tasks/{task_id}").json()
-                    if task["status"] in ("DONE", "FAILED"):
-                        statuses[task_id] = task["status"]
-            time.sleep(0.05)
+        started = time.perf_counter()
+        statuses = _finish(api, [_create(api, body) for body in bodies])
         elapsed = time.perf_counter() - started
-    finally:
-        stack.stop()
     return {
-        "tasks": len(ids),
+        "tasks": len(statuses),
         "done": sum(s == "DONE" for s in statuses.values()),
-        "tasks_per_second": round(len(ids) / elapsed, 3),
+        "tasks_per_second": round(len(statuses) / elapsed, 3),
     }
+
+
+def _create(api: httpx.Client, body: dict) -> str:
+    response = api.post("/api/v1/tasks", json=body)
+    response.raise_for_status()
+    return response.json()["id"]
+
+
+def _finish(api: httpx.Client, ids: list[str]) -> dict[str, str]:
+    """Wait until every task has ended; their final statuses."""
+    statuses: dict[str, str] = {}
+    while len(statuses) < len(ids):
+        for task_id in ids:
+            if task_id not in statuses:
+                status = api.get(f"/api/v1/tasks/{task_id}").json()["status"]
+                if status in ("DONE", "FAILED", "CANCELLED"):
+                    statuses[task_id] = status
+        time.sleep(0.05)
+    return statuses
 
 
 def main() -> None:
@@ -163,6 +169,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="sovits-gpt-bench-"))
     assets, gpt, sovits, kind = _models(workdir)
     alone = direct(assets, gpt, sovits, device, workdir, args.rounds)
+    print(json.dumps({"gsv_tts_lite_direct": alone}), file=sys.stderr)
     stack = through_stack(assets, gpt, sovits, device, workdir, args.rounds)
     print(json.dumps({
         "models": kind,

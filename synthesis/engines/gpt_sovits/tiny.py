@@ -41,12 +41,17 @@ _S1_MODEL = {
 }  # fmt: skip
 # A few words so that English text goes through the dictionary rather than the (random) neural fallback.
 _WORDS = {
-    "hello": "HH AH0 L OW1", "world": "W ER1 L D", "this": "DH IH1 S", "is": "IH1 Z", "a": "AH0",
-    "test": "T EH1 S T", "of": "AH1 V", "the": "DH AH0", "voice": "V OY1 S", "my": "M AY1", "i": "AY1",
+    "hello": "HH AH0 L OW1", "world": "W ER1 L D", "this": "DH IH1 S", "is": "IH1 Z",
+    "test": "T EH1 S T", "of": "AH1 V", "the": "DH AH0", "voice": "V OY1 S", "my": "M AY1",
     "speak": "S P IY1 K", "today": "T AH0 D EY1", "good": "G UH1 D", "morning": "M AO1 R N IH0 NG",
-    "one": "W AH1 N", "two": "T UW1", "three": "TH R IY1", "and": "AH0 N D", "it": "IH1 T",
+    "one": "W AH1 N", "two": "T UW1", "three": "TH R IY1", "and": "AH0 N D", "it": "IH1 T", "in": "IH0 N",
     # the library deletes these six from the dictionary it loads: they must be there
     "ae": "EY1 IY1", "ai": "EY1 AY1", "ar": "AA1 R", "ios": "AY1 OW1 EH1 S", "hud": "HH AH1 D", "os": "OW1 EH1 S",
+    # short unknown words are spelled out letter by letter
+    "a": "EY1", "b": "B IY1", "c": "S IY1", "d": "D IY1", "e": "IY1", "f": "EH1 F", "g": "JH IY1", "h": "EY1 CH",
+    "i": "AY1", "j": "JH EY1", "k": "K EY1", "l": "EH1 L", "m": "EH1 M", "n": "EH1 N", "o": "OW1", "p": "P IY1",
+    "q": "K Y UW1", "r": "AA1 R", "s": "EH1 S", "t": "T IY1", "u": "Y UW1", "v": "V IY1", "w": "D AH1 B AH0 L Y UW0",
+    "x": "EH1 K S", "y": "W AY1", "z": "Z IY1",
 }  # fmt: skip
 
 

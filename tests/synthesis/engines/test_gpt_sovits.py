@@ -20,6 +20,7 @@ import pytest
 import soundfile as sf
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.core.management.base import SystemCheckError
 
 from synthesis import profiles, queues, results, storage
 from synthesis.engines import get_engine
@@ -87,6 +88,20 @@ def test_addmodel_registers_a_pair_and_refuses_broken_or_unsupported_files(gpt_s
     assert second.status == ModelStatus.FAILED
     assert second.error["code"] == "UNSUPPORTED_MODEL_VERSION"
     assert second.error["details"]["found"] == "v4"
+
+
+def test_check_names_a_missing_asset_and_what_it_is_for(gpt_sovits, settings, tmp_path):
+    call_command("check", stdout=io.StringIO())  # the tiny set is complete
+    broken = tmp_path / "assets"
+    shutil.copytree(gpt_sovits["assets"], broken)
+    (broken / "g2p" / "zh" / "opencpop-strict.txt").unlink()
+    settings.GPT_SOVITS_ASSETS_DIR = str(broken)
+    with pytest.raises(SystemCheckError, match=r"opencpop-strict\.txt is missing or empty: Chinese pinyin"):
+        call_command("check", stdout=io.StringIO())
+    settings.WORKER_ENGINES = ["embedded"]  # a web node or CPU worker: reported, not fatal
+    output = io.StringIO()
+    call_command("check", stdout=output, stderr=output)
+    assert "opencpop-strict.txt" in output.getvalue()
 
 
 def test_models_api_lists_what_a_tenant_may_use(gpt_sovits, tenant_a, tenant_b):
