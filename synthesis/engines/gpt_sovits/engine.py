@@ -21,9 +21,11 @@ import base64
 import hashlib
 import io
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -130,6 +132,20 @@ class GptSovitsEngine:
         self._profiles: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.RLock()
 
+    @contextmanager
+    def _cpu_threads(self):
+        """On CPU, a call uses every core: calls are serialised anyway, and the worker sets torch to
+        one thread for the small models it runs beside engines (speaker embeddings)."""
+        if self.device.type != "cpu":
+            yield
+            return
+        previous = self._torch.get_num_threads()
+        self._torch.set_num_threads(os.cpu_count() or 1)
+        try:
+            yield
+        finally:
+            self._torch.set_num_threads(previous)
+
     # -- models ---------------------------------------------------------------------------
 
     def _load_audio(self, source):
@@ -191,7 +207,7 @@ class GptSovitsEngine:
         from gsv_tts.TextProcessor import get_phones_and_bert
 
         torch = self._torch
-        with self._lock, torch.inference_mode():
+        with self._lock, self._cpu_threads(), torch.inference_mode():
             _, sovits_key = self.load_model(model)
             sovits = self._tts.sovits_models[sovits_key]
             reference = _Reference(np.asarray(audio, dtype=np.float32), int(sample_rate))
@@ -269,7 +285,7 @@ class GptSovitsEngine:
             raise EngineError(f"a {profile.engine} profile cannot be spoken by {self.name}")
         params = request.params
         torch = self._torch
-        with self._lock:
+        with self._lock, self._cpu_threads():
             gpt_key, sovits_key = self.load_model(profile.data["model_id"])
             voice_key = self._voice_key(profile, sovits_key)
             text = request.text if self._tts._check_pause(request.text) else request.text + "."
