@@ -80,6 +80,8 @@ def _env() -> dict[str, str]:
     env.setdefault("WORKER_SHUTDOWN_GRACE_SECONDS", "20")
     env.setdefault("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))
     env["MAX_REQUEST_BYTES"] = str(int(env["MAX_UPLOAD_BYTES"]) + 1024 * 1024)
+    env.setdefault("MODEL_MAX_BYTES", str(512 * 1024**2))
+    env["MAX_MODEL_REQUEST_BYTES"] = str(2 * int(env["MODEL_MAX_BYTES"]) + 1024 * 1024)
     env["RUN_DIR"] = str(Path(env["VAR_DIR"]) / "run")
     # Caddy keeps its own state under XDG dirs: keep it in var/ too.
     env["XDG_DATA_HOME"] = env["XDG_CONFIG_HOME"] = str(Path(env["VAR_DIR"]) / "caddy")

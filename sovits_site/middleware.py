@@ -4,9 +4,8 @@ import ipaddress
 import re
 import uuid
 
-from django.conf import settings
-
 from sovits_site.errors import error_response
+from sovits_site.uploads import body_limit, file_limit
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -56,16 +55,14 @@ class UploadSizeLimitMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        # Multipart framing (boundaries, the other fields) adds a little on top of the file.
-        self.limit = settings.MAX_UPLOAD_BYTES + 64 * 1024
 
     def __call__(self, request):
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return error_response(request, "MALFORMED_REQUEST", "Content-Length is not a number")
-        if length > self.limit:
-            return error_response(request, "PAYLOAD_TOO_LARGE", details={"max_bytes": settings.MAX_UPLOAD_BYTES})
+        if length > body_limit(request):
+            return error_response(request, "PAYLOAD_TOO_LARGE", details={"max_bytes": file_limit(request)})
         return self.get_response(request)
 
 

@@ -14,6 +14,19 @@ from django.conf import settings
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
+MODEL_UPLOAD_PATH = "/api/v1/models"
+
+
+def file_limit(request) -> int:
+    """The largest file this request may carry: a model's (tenants upload GPT-SoVITS pairs) or audio's."""
+    return settings.MODEL_MAX_BYTES if request.path == MODEL_UPLOAD_PATH else settings.MAX_UPLOAD_BYTES
+
+
+def body_limit(request) -> int:
+    """The largest body: two model files, or one audio file; multipart framing adds a little."""
+    files = 2 if request.path == MODEL_UPLOAD_PATH else 1
+    return files * file_limit(request) + 64 * 1024
+
 
 class CappedMemoryUploadHandler(FileUploadHandler):
     def new_file(self, *args, **kwargs):
@@ -23,7 +36,7 @@ class CappedMemoryUploadHandler(FileUploadHandler):
 
     def receive_data_chunk(self, raw_data, start):
         self.size += len(raw_data)
-        if self.size > settings.MAX_UPLOAD_BYTES:
+        if self.size > file_limit(self.request):
             self.request.upload_too_large = True
             raise StopUpload(connection_reset=False)
         self.buffer.write(raw_data)

@@ -25,6 +25,9 @@ class SynthesisModel(models.Model):
 
     Base models (no tenant) are registered by operators, every tenant may use them, and
     their files stay where the operator put them: at the same path on every GPU worker.
+    A tenant's own models are uploaded: their files are encrypted objects in the storage
+    (``gpt_key``, ``sovits_key``) that workers decrypt into memory; only that tenant's
+    voices may use them.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -37,6 +40,9 @@ class SynthesisModel(models.Model):
     version = models.CharField(max_length=16, blank=True, help_text="Read from the SoVITS file when checked")
     gpt_path = models.CharField("GPT file (.ckpt)", max_length=1000, blank=True)
     sovits_path = models.CharField("SoVITS file (.pth)", max_length=1000, blank=True)
+    gpt_key = models.CharField(max_length=255, blank=True, editable=False)
+    sovits_key = models.CharField(max_length=255, blank=True, editable=False)
+    stored_bytes = models.PositiveBigIntegerField(default=0, editable=False)
     is_default = models.BooleanField(default=False, help_text="New voices of the engine use it unless they name one")
     status = models.CharField(max_length=16, choices=ModelStatus.choices, default=ModelStatus.PROCESSING)
     error = models.JSONField(null=True, blank=True)
@@ -53,6 +59,7 @@ class SynthesisModel(models.Model):
             models.UniqueConstraint(
                 fields=["engine"], condition=models.Q(tenant__isnull=True, is_default=True), name="one_default_model"
             ),
+            models.UniqueConstraint(fields=["tenant", "engine", "name"], name="tenant_model_name_once"),
         ]
 
     def __str__(self) -> str:
@@ -69,8 +76,9 @@ class Speaker(models.Model):
     reference_text = encrypt(models.TextField(blank=True))
     # The engine the voice speaks through, and for GPT-SoVITS its model pair; fixed at upload.
     engine = models.CharField(max_length=32, default="embedded")
+    # A model in use by a live voice cannot be deleted; deleted voices let go of theirs.
     model = models.ForeignKey(
-        SynthesisModel, null=True, blank=True, on_delete=models.PROTECT, related_name="speakers"
+        SynthesisModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="speakers"
     )
     status = models.CharField(max_length=16, choices=SpeakerStatus.choices, default=SpeakerStatus.PROCESSING)
     error = models.JSONField(null=True, blank=True)

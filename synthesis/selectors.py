@@ -30,6 +30,13 @@ def model_list(*, tenant: Tenant, engine: str | None = None) -> QuerySet[Synthes
     return models.filter(engine=engine) if engine else models
 
 
+def model_get(*, tenant: Tenant, model_id: uuid.UUID | str) -> SynthesisModel:
+    model = model_list(tenant=tenant).filter(id=model_id).first()
+    if model is None:
+        raise ApiError("NOT_FOUND", "Model not found", details={"model_id": str(model_id)})
+    return model
+
+
 def task_list(
     *,
     tenant: Tenant,

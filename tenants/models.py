@@ -111,6 +111,10 @@ def default_voices() -> int:
     return settings.DEFAULT_QUOTAS["voices"]
 
 
+def default_models() -> int:
+    return settings.DEFAULT_QUOTAS["models"]
+
+
 def default_stored_bytes() -> int:
     return settings.DEFAULT_QUOTAS["stored_bytes"]
 
@@ -127,6 +131,7 @@ class Quota(models.Model):
     daily_tasks = models.PositiveIntegerField(default=default_daily_tasks)
     concurrent_tasks = models.PositiveIntegerField(default=default_concurrent_tasks)
     voices = models.PositiveIntegerField(default=default_voices)
+    model_pairs = models.PositiveIntegerField(default=default_models, help_text="The tenant's own uploaded models")
     stored_bytes = models.PositiveBigIntegerField(default=default_stored_bytes)
     requests_per_minute = models.PositiveIntegerField(default=default_requests_per_minute)
     updated_at = models.DateTimeField(auto_now=True)

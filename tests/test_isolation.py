@@ -21,6 +21,7 @@ OBJECT_ROUTES = {
     "batch-detail": (["get"], "batch_id"),
     "key-revoke": (["post"], "key_id"),
     "subject-request-detail": (["get"], "request_id"),
+    "model-detail": (["get", "delete"], "model_id"),
 }
 # Routes whose path parameter is itself the credential (a signed, expiring token).
 CAPABILITY_ROUTES = {"result-download", "subject-export"}
@@ -58,8 +59,11 @@ def b_objects(tenant_b, worker):
     request_id = SubjectRequest.objects.create(
         tenant=tenant_b.tenant, tenant_slug="bravo", kind="access", due_at=batch.json()["created_at"]
     ).id
+    from synthesis.models import SynthesisModel
+
+    model_id = SynthesisModel.objects.create(tenant=tenant_b.tenant, name="b's own", status="READY").id
     return {"speaker_id": speaker_id, "task_id": task_id, "key_id": key_id, "batch_id": batch.json()["id"],
-            "request_id": request_id}  # fmt: skip
+            "request_id": request_id, "model_id": model_id}  # fmt: skip
 
 
 @pytest.fixture

@@ -243,6 +243,7 @@ DEFAULT_QUOTAS = {
     "daily_tasks": env.int("QUOTA_DAILY_TASKS", default=5_000),
     "concurrent_tasks": env.int("QUOTA_CONCURRENT_TASKS", default=200),
     "voices": env.int("QUOTA_VOICES", default=50),
+    "models": env.int("QUOTA_MODELS", default=5),
     "stored_bytes": env.int("QUOTA_STORED_BYTES", default=5 * 1024**3),
     "requests_per_minute": env.int("QUOTA_REQUESTS_PER_MINUTE", default=600),
 }
@@ -295,6 +296,8 @@ GPT_SOVITS_ASSETS_DIR = env.str("GPT_SOVITS_ASSETS_DIR", default="")
 GPT_SOVITS_DEVICE = env.str("GPT_SOVITS_DEVICE", default="cpu")
 GPT_SOVITS_HALF = env.bool("GPT_SOVITS_HALF", default=GPT_SOVITS_DEVICE.startswith("cuda"))
 GPT_SOVITS_MAX_MODELS = env.int("GPT_SOVITS_MAX_MODELS", default=4)
+# Largest GPT or SoVITS file a tenant may upload (each); both are held in memory while uploading.
+MODEL_MAX_BYTES = env.int("MODEL_MAX_BYTES", default=512 * 1024**2)
 # eSpeak variants the embedded engine tries for each voice; empty means its full list.
 EMBEDDED_VARIANTS = env.list("EMBEDDED_VARIANTS", default=[])
 # Signed result URLs stay valid this long; PUBLIC_BASE_URL makes them absolute

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from synthesis.api.models import EngineListApi, ModelListApi
+from synthesis.api.models import EngineListApi, ModelDetailApi, ModelListApi
 from synthesis.api.speakers import SpeakerAudioApi, SpeakerDetailApi, SpeakerListCreateApi
 from synthesis.api.subject_requests import SubjectExportApi, SubjectRequestDetailApi, SubjectRequestListCreateApi
 from synthesis.api.tasks import (
@@ -22,6 +22,7 @@ urlpatterns = [
     path("speakers/<uuid:speaker_id>/audio", SpeakerAudioApi.as_view(), name="speaker-audio"),
     path("engines", EngineListApi.as_view(), name="engine-list"),
     path("models", ModelListApi.as_view(), name="model-list"),
+    path("models/<uuid:model_id>", ModelDetailApi.as_view(), name="model-detail"),
     path("tasks", TaskListCreateApi.as_view(), name="task-list"),
     path("tasks/<uuid:task_id>", TaskDetailApi.as_view(), name="task-detail"),
     path("tasks/<uuid:task_id>/audio", TaskAudioApi.as_view(), name="task-audio"),

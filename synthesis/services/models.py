@@ -14,32 +14,42 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis import dispatch
+from synthesis import dispatch, storage
 from synthesis.models import ModelStatus, SynthesisModel
 from synthesis.selectors import model_list
+from synthesis.services import quotas
 from tenants.models import Tenant
+from tenants.services import audit_record
 
 logger = logging.getLogger(__name__)
 
 
 def model_source(model_id: str):
-    """Where the engine reads the pair ``model_id`` from (called on workers)."""
+    """Where the engine reads the pair ``model_id`` from (called on workers): the operator's
+    paths, or a tenant's files decrypted into memory."""
     from synthesis.engines.gpt_sovits.engine import ModelSource
 
-    model = SynthesisModel.objects.get(id=model_id)
-    return ModelSource(gpt=Path(model.gpt_path), sovits=Path(model.sovits_path))
+    model = SynthesisModel.objects.select_related("tenant").get(id=model_id)
+    if model.tenant_id is None:
+        return ModelSource(gpt=Path(model.gpt_path), sovits=Path(model.sovits_path))
+    return ModelSource(
+        gpt=storage.get(tenant=model.tenant, object_key=model.gpt_key),
+        sovits=storage.get(tenant=model.tenant, object_key=model.sovits_key),
+    )
 
 
-def check_files(*, gpt_path: str | Path, sovits_path: str | Path) -> str:
-    """Read and fit both files; the SoVITS version, or ApiError(MODEL_INVALID / UNSUPPORTED_MODEL_VERSION)."""
+def check_files(*, gpt_path: str | Path | bytes, sovits_path: str | Path | bytes) -> str:
+    """Read and fit both files (paths, or their bytes); the SoVITS version, or
+    ApiError(MODEL_INVALID / UNSUPPORTED_MODEL_VERSION)."""
     from synthesis.engines.gpt_sovits import formats, loading
 
     for what, path in (("gpt", gpt_path), ("sovits", sovits_path)):
-        if not Path(path).is_file():
+        if not isinstance(path, bytes) and not Path(path).is_file():
             raise ApiError("MODEL_INVALID", f"The {what} file {path} does not exist or is not a file",
                            details={"file": what})  # fmt: skip
     try:
@@ -78,8 +88,6 @@ def model_register(
 
 
 def model_enqueue_check(model: SynthesisModel) -> None:
-    from django.conf import settings
-
     region = model.tenant.region if model.tenant_id else settings.DEFAULT_REGION
     dispatch.send(dispatch.engine_job("model_check", model.engine), region, str(model.id))
 
@@ -99,7 +107,8 @@ def model_check(*, model_id) -> None:
     if model is None:
         return
     try:
-        version = check_files(gpt_path=model.gpt_path, sovits_path=model.sovits_path)
+        source = model_source(model.id)
+        version = check_files(gpt_path=source.gpt, sovits_path=source.sovits)
     except ApiError as exc:
         SynthesisModel.objects.filter(id=model.id, status=ModelStatus.PROCESSING).update(
             status=ModelStatus.FAILED, error=exc.as_dict(), checked_at=timezone.now()
@@ -138,3 +147,53 @@ def model_load_failed(exc) -> ApiError:
         "MODEL_LOAD_FAILED", "A worker could not load the voice's model",
         details={"model_id": str(exc.model_id), "exception": type(exc.cause).__name__},
     )  # fmt: skip
+
+
+def model_upload(*, tenant: Tenant, name: str, gpt: bytes, sovits: bytes, actor=None, ip=None) -> SynthesisModel:
+    """A tenant's own fine-tuned pair: refused at once if its headers show it is no usable
+    checkpoint, else stored encrypted and checked by a worker (PROCESSING → READY or FAILED)."""
+    from synthesis.engines.gpt_sovits import formats
+
+    if "gpt-sovits" not in settings.SYNTHESIS_ENGINES:
+        raise ApiError("UNSUPPORTED_ENGINE", "This deployment does not serve GPT-SoVITS",
+                       details={"engine": "gpt-sovits", "supported": list(settings.SYNTHESIS_ENGINES)})  # fmt: skip
+    try:
+        formats.sniff(gpt, "gpt")
+        formats.sniff(sovits, "sovits")
+    except formats.CheckpointError as exc:
+        raise ApiError(exc.code, str(exc), details=exc.details) from exc
+    if SynthesisModel.objects.filter(tenant=tenant, engine="gpt-sovits", name=name).exists():
+        raise ApiError("CONFLICT", f"You have a model named {name!r} already",
+                       details={"fields": {"name": ["A model of yours has this name."]}})  # fmt: skip
+    keys = [storage.put(tenant=tenant, kind="models", data=data) for data in (gpt, sovits)]
+    try:
+        with transaction.atomic():
+            quotas.reserve_model(tenant, size=len(gpt) + len(sovits))
+            model = SynthesisModel.objects.create(
+                tenant=tenant, name=name, engine="gpt-sovits", gpt_key=keys[0], sovits_key=keys[1],
+                stored_bytes=len(gpt) + len(sovits), status=ModelStatus.PROCESSING,
+            )  # fmt: skip
+            audit_record(tenant=tenant, actor=actor, action="model.uploaded", target=str(model.id), ip=ip,
+                         details={"name": name, "bytes": model.stored_bytes})  # fmt: skip
+            transaction.on_commit(lambda: model_enqueue_check(model))
+    except Exception:
+        for key in keys:
+            storage.delete(object_key=key)
+        raise
+    return model
+
+
+def model_delete(*, model: SynthesisModel, actor=None, ip=None) -> None:
+    """Delete a tenant's own model and its files; refused while a live voice speaks through it."""
+    if model.tenant_id is None:
+        raise ApiError("PERMISSION_DENIED", "Base models belong to the operator", details={"model_id": str(model.id)})
+    in_use = model.speakers.filter(deleted_at__isnull=True).count()
+    if in_use:
+        raise ApiError("CONFLICT", f"{in_use} voice(s) speak through this model: delete them first",
+                       details={"model_id": str(model.id), "voices": in_use})  # fmt: skip
+    keys = [key for key in (model.gpt_key, model.sovits_key) if key]
+    with transaction.atomic():
+        audit_record(tenant=model.tenant, actor=actor, action="model.deleted", target=str(model.id), ip=ip,
+                     details={"name": model.name})  # fmt: skip
+        model.delete()
+        transaction.on_commit(lambda: [storage.delete(object_key=key) for key in keys])

@@ -18,7 +18,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis.models import Speaker, Task, TaskStatus
+from synthesis.models import Speaker, SynthesisModel, Task, TaskStatus
 from synthesis.services.usage import REFUNDED, archived
 from tenants.models import Quota, Tenant
 
@@ -70,14 +70,15 @@ def usage(tenant: Tenant, quota: Quota | None = None) -> dict[str, QuotaUse]:
     voices = Speaker.objects.filter(tenant=tenant, deleted_at__isnull=True).aggregate(
         count=Count("id"), bytes=Sum("reference_bytes")
     )
+    own_models = SynthesisModel.objects.filter(tenant=tenant).aggregate(count=Count("id"), bytes=Sum("stored_bytes"))
+    stored = (tasks["result_bytes"] or 0) + (voices["bytes"] or 0) + (own_models["bytes"] or 0)
     return {
         "monthly_characters": QuotaUse("monthly_characters", quota.monthly_characters, characters, _next_month(now)),
         "daily_tasks": QuotaUse("daily_tasks", quota.daily_tasks, tasks["today"], day + timedelta(days=1)),
         "concurrent_tasks": QuotaUse("concurrent_tasks", quota.concurrent_tasks, tasks["active"], None),
         "voices": QuotaUse("voices", quota.voices, voices["count"], None),
-        "stored_bytes": QuotaUse(
-            "stored_bytes", quota.stored_bytes, (tasks["result_bytes"] or 0) + (voices["bytes"] or 0), None
-        ),
+        "models": QuotaUse("models", quota.model_pairs, own_models["count"], None),
+        "stored_bytes": QuotaUse("stored_bytes", quota.stored_bytes, stored, None),
     }
 
 
@@ -112,5 +113,13 @@ def reserve_voice(tenant: Tenant, *, size: int) -> None:
     uses = usage(tenant, lock(tenant))
     if uses["voices"].used + 1 > uses["voices"].limit:
         _refuse(uses["voices"], 1)
+    if uses["stored_bytes"].used + size > uses["stored_bytes"].limit:
+        _refuse(uses["stored_bytes"], size)
+
+
+def reserve_model(tenant: Tenant, *, size: int) -> None:
+    uses = usage(tenant, lock(tenant))
+    if uses["models"].used + 1 > uses["models"].limit:
+        _refuse(uses["models"], 1)
     if uses["stored_bytes"].used + size > uses["stored_bytes"].limit:
         _refuse(uses["stored_bytes"], size)

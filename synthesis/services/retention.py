@@ -30,7 +30,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from synthesis import operations, storage
-from synthesis.models import Batch, IdempotencyRecord, Speaker, Task, TaskStatus
+from synthesis.models import Batch, IdempotencyRecord, Speaker, SynthesisModel, Task, TaskStatus
 from synthesis.services import usage
 from synthesis.services.subject_requests import EXPORT_LINK_TTL
 from tenants.models import SubjectRequest, Tenant
@@ -71,6 +71,8 @@ def _orphans(region: str) -> list[Path]:
         referenced.update(key for key in row if key)
     referenced.update(Task.objects.exclude(result_key="").values_list("result_key", flat=True))
     referenced.update(SubjectRequest.objects.exclude(export_key="").values_list("export_key", flat=True))
+    for row in SynthesisModel.objects.exclude(tenant=None).values_list("gpt_key", "sovits_key"):
+        referenced.update(key for key in row if key)
     too_young = time.time() - ORPHAN_GRACE.total_seconds()
     return [path for key, path in storage.region_files(region) if key not in referenced and _older(path, too_young)]
 

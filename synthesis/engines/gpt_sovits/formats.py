@@ -188,3 +188,18 @@ def check_state_dict(path: str | Path, what: str) -> None:
             raise CheckpointError("MODEL_INVALID", f"The {what} file is not a plain state dict", file=what) from exc
     if not isinstance(data, dict) or not data:
         raise CheckpointError("MODEL_INVALID", f"The {what} file is not a plain state dict", file=what)
+
+
+def sniff(data: bytes, what: str) -> None:
+    """What the first bytes tell, before anything is stored: a zip archive (GPT, v1/v2 SoVITS),
+    or for SoVITS a version mark; v1, v3 and v4 marks are refused at once."""
+    head = data[:2]
+    if what == "sovits" and head in _HEAD_VERSIONS:
+        if _HEAD_VERSIONS[head] not in SUPPORTED_VERSIONS:
+            raise _unsupported(_HEAD_VERSIONS[head], "the file's version mark")
+        return
+    if head != _ZIP_MAGIC:
+        raise CheckpointError(
+            "MODEL_INVALID", f"The {what} file is not a PyTorch checkpoint (header {head!r})", file=what,
+            header=head.hex(),
+        )  # fmt: skip
