@@ -72,6 +72,7 @@ CATALOGUE = _catalogue(
     ErrorCode("INTERNAL_ERROR", 500, SERVER, True, "An internal error occurred"),
     ErrorCode("ENGINE_ERROR", 500, SERVER, True, "The synthesis engine failed"),
     ErrorCode("MODEL_LOAD_FAILED", 503, SYSTEM, True, "A worker could not load the voice's model"),
+    ErrorCode("MODEL_TOO_LARGE", 507, SYSTEM, False, "The model does not fit the workers' model memory"),
     ErrorCode("SERVICE_UNAVAILABLE", 503, SYSTEM, True, "A backing service is unavailable"),
     ErrorCode("BROKER_UNAVAILABLE", 503, SYSTEM, True, "The message broker (Redis) is unavailable"),
     ErrorCode("WORKER_LOST", 503, SYSTEM, True, "The workers running this task stopped before it finished"),

@@ -295,7 +295,9 @@ if not SYNTHESIS_ENGINES or not set(WORKER_ENGINES) <= set(SYNTHESIS_ENGINES):
 GPT_SOVITS_ASSETS_DIR = env.str("GPT_SOVITS_ASSETS_DIR", default="")
 GPT_SOVITS_DEVICE = env.str("GPT_SOVITS_DEVICE", default="cpu")
 GPT_SOVITS_HALF = env.bool("GPT_SOVITS_HALF", default=GPT_SOVITS_DEVICE.startswith("cuda"))
-GPT_SOVITS_MAX_MODELS = env.int("GPT_SOVITS_MAX_MODELS", default=4)
+# Memory one worker's loaded model pairs may take (weights and KV caches); least recently used
+# pairs are unloaded to make room, and a pair larger than the whole budget fails with MODEL_TOO_LARGE.
+GPT_SOVITS_MEMORY_BUDGET_MB = env.int("GPT_SOVITS_MEMORY_BUDGET_MB", default=8192)
 # Largest GPT or SoVITS file a tenant may upload (each); both are held in memory while uploading.
 MODEL_MAX_BYTES = env.int("MODEL_MAX_BYTES", default=512 * 1024**2)
 # eSpeak variants the embedded engine tries for each voice; empty means its full list.

@@ -77,7 +77,7 @@ def _gpt_sovits() -> Engine:
         resolve_model=model_source,
         device=settings.GPT_SOVITS_DEVICE,
         half=settings.GPT_SOVITS_HALF,
-        max_models=settings.GPT_SOVITS_MAX_MODELS,
+        memory_budget_mb=settings.GPT_SOVITS_MEMORY_BUDGET_MB,
         max_profiles=settings.PROFILE_CACHE_SIZE,
     )
 

@@ -33,6 +33,14 @@ class ModelUnavailable(EngineError):
         self.cause = cause
 
 
+class ModelTooLarge(EngineError):
+    """The model pair does not fit the worker's model memory budget, even alone."""
+
+    def __init__(self, model_id: str, needed: int, budget: int):
+        super().__init__(f"model {model_id} needs {needed} bytes; the budget is {budget}")
+        self.model_id, self.needed, self.budget = model_id, needed, budget
+
+
 class UnsupportedLanguage(ValueError):
     pass
 

@@ -56,13 +56,30 @@ def check_files(*, gpt_path: str | Path | bytes, sovits_path: str | Path | bytes
         sovits = formats.read_sovits(sovits_path)
         version = sovits.version
         loading.sovits_model(sovits, check_only=True)
-        del sovits  # the GPT's weights need not share memory with these
-        loading.gpt_model(formats.read_gpt(gpt_path), check_only=True)
+        gpt = formats.read_gpt(gpt_path)
+        loading.gpt_model(gpt, check_only=True)
+        _check_fits_budget(gpt, sovits)
     except formats.CheckpointError as exc:
         raise ApiError(exc.code, str(exc), details=exc.details) from exc
     except OSError as exc:
         raise ApiError("MODEL_INVALID", f"A model file cannot be read ({type(exc).__name__})") from exc
     return version
+
+
+def _check_fits_budget(gpt, sovits) -> None:
+    """A pair larger than a worker's whole model budget could never be loaded: refuse it now."""
+    import torch
+
+    from synthesis.engines.gpt_sovits import loading
+
+    budget = settings.GPT_SOVITS_MEMORY_BUDGET_MB * 2**20
+    dtype = torch.float16 if settings.GPT_SOVITS_HALF else torch.float32
+    needed = loading.estimated_bytes(gpt, sovits, dtype=dtype, gpt_caches=loading.GPT_CACHE_BUCKETS)
+    if budget and needed > budget:
+        raise ApiError(
+            "MODEL_TOO_LARGE", "The model needs more memory than a worker's whole model budget",
+            details={"needed_mb": round(needed / 2**20), "budget_mb": round(budget / 2**20)},
+        )  # fmt: skip
 
 
 def model_register(
@@ -197,3 +214,11 @@ def model_delete(*, model: SynthesisModel, actor=None, ip=None) -> None:
                      details={"name": model.name})  # fmt: skip
         model.delete()
         transaction.on_commit(lambda: [storage.delete(object_key=key) for key in keys])
+
+
+def model_too_large(exc) -> ApiError:
+    return ApiError(
+        "MODEL_TOO_LARGE", "The voice's model does not fit the workers' model memory",
+        details={"model_id": str(exc.model_id), "needed_mb": round(exc.needed / 2**20),
+                 "budget_mb": round(exc.budget / 2**20)},
+    )  # fmt: skip

@@ -23,10 +23,16 @@ from django.utils import timezone
 from sovits_site.errors import ApiError
 from synthesis import dispatch, leases, profiles, results, speaker_embedding, storage, webhooks, worker_lifecycle
 from synthesis.engines import get_engine
-from synthesis.engines.base import ModelUnavailable, SynthesisRequest, SynthesisResult, UnsupportedLanguage
+from synthesis.engines.base import (
+    ModelTooLarge,
+    ModelUnavailable,
+    SynthesisRequest,
+    SynthesisResult,
+    UnsupportedLanguage,
+)
 from synthesis.events import publish_task
 from synthesis.models import Task, TaskStatus
-from synthesis.services.models import model_load_failed
+from synthesis.services.models import model_load_failed, model_too_large
 from synthesis.services.tasks import lease_cutoff, task_enqueue, task_job
 
 logger = logging.getLogger(__name__)
@@ -192,6 +198,8 @@ def _run_group(tasks: list[Task]) -> None:
                 _fail(task, exc)
             except ModelUnavailable as exc:
                 _fail(task, model_load_failed(exc))
+            except ModelTooLarge as exc:
+                _fail(task, model_too_large(exc))
             except Exception as exc:
                 logger.exception("task %s could not be prepared", task.id)
                 _fail(task, ApiError("ENGINE_ERROR", f"Synthesis failed: {type(exc).__name__}"))
@@ -215,6 +223,10 @@ def _run_group(tasks: list[Task]) -> None:
         except ModelUnavailable as exc:
             for task in tasks:
                 _fail(task, model_load_failed(exc))
+            return
+        except ModelTooLarge as exc:
+            for task in tasks:
+                _fail(task, model_too_large(exc))
             return
         except UnsupportedLanguage as exc:
             for task in tasks:

@@ -14,11 +14,11 @@ from django.utils.text import get_valid_filename
 from sovits_site.errors import ApiError
 from synthesis import audio, audio_sandbox, dispatch, profiles, storage
 from synthesis.engines import EngineInfo, engine_info
-from synthesis.engines.base import ModelUnavailable, ReferenceUnusable, UnsupportedLanguage
+from synthesis.engines.base import ModelTooLarge, ModelUnavailable, ReferenceUnusable, UnsupportedLanguage
 from synthesis.languages import LANGUAGES
 from synthesis.models import Speaker, SpeakerStatus
 from synthesis.services import quotas
-from synthesis.services.models import model_for_voice, model_load_failed
+from synthesis.services.models import model_for_voice, model_load_failed, model_too_large
 from tenants.models import Tenant
 from tenants.services import audit_record
 
@@ -152,6 +152,9 @@ def speaker_profile_extract(*, speaker_id) -> None:
         return
     except ModelUnavailable as exc:
         _speaker_fail(speaker, model_load_failed(exc))
+        return
+    except ModelTooLarge as exc:
+        _speaker_fail(speaker, model_too_large(exc))
         return
     except Exception as exc:  # an engine crash must not take the worker down
         logger.exception("profile extraction failed for speaker %s", speaker.id)

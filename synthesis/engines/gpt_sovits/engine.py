@@ -35,6 +35,7 @@ import numpy as np
 from synthesis.engines.base import (
     AudioChunk,
     EngineError,
+    ModelTooLarge,
     ModelUnavailable,
     ProgressCallback,
     ReferenceUnusable,
@@ -70,6 +71,12 @@ class ModelSource:
 
 
 @dataclass(frozen=True)
+class _LoadedPair:
+    keys: tuple[str, str]  # the library's keys for its GPT and SoVITS models
+    bytes: int
+
+
+@dataclass(frozen=True)
 class _Reference:
     """Decoded reference audio handed to the library where it expects a file path."""
 
@@ -94,7 +101,7 @@ class GptSovitsEngine:
         resolve_model: Callable[[str], ModelSource],
         device: str = "cpu",
         half: bool | None = None,
-        max_models: int = 4,
+        memory_budget_mb: int = 0,
         max_profiles: int = 256,
     ):
         root = assets.require(assets_dir)
@@ -107,6 +114,7 @@ class GptSovitsEngine:
         self._torch = torch
         half = device.startswith("cuda") if half is None else half
         self._tts = TTS(
+            gpt_cache=list(loading.GPT_CACHE_BUCKETS),
             models_dir=str(root),
             device=device,
             dtype="float16" if half else "float32",
@@ -127,8 +135,10 @@ class GptSovitsEngine:
             problem = assets.Problem(root, f"an asset does not load ({type(exc).__name__}: {exc})", "")
             raise assets.AssetsMissing([problem]) from exc
         self._resolve_model = resolve_model
-        self._max_models, self._max_profiles = max(1, max_models), max(1, max_profiles)
-        self._models: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self.memory_budget = memory_budget_mb * 2**20  # bytes; 0: no budget
+        self._max_profiles = max(1, max_profiles)
+        self._models: OrderedDict[str, _LoadedPair] = OrderedDict()
+        self.peak_models = 0  # most pairs held at once, for tests and benchmarks
         self._profiles: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.RLock()
 
@@ -153,19 +163,39 @@ class GptSovitsEngine:
             return self._torch.from_numpy(source.samples.astype(np.float32)[None, :].copy()), source.sample_rate
         raise TypeError("the engine only reads references handed to it decoded")
 
+    def loaded_models(self) -> dict[str, int]:
+        """The pairs held now (least recently used first), with the bytes each takes."""
+        with self._lock:
+            return {model_id: pair.bytes for model_id, pair in self._models.items()}
+
     def load_model(self, model_id: str) -> tuple[str, str]:
-        """The library's keys for the model pair ``model_id``, loading it if needed (LRU)."""
+        """The library's keys for the model pair ``model_id``, loading it if needed.
+
+        The pool holds pairs under ``memory_budget``: a pair's size is estimated from its
+        checkpoints before loading (weights at the runtime precision and the GPT's KV cache),
+        the least recently used pairs are unloaded until it fits, and its real footprint is
+        measured once loaded. A pair larger than the whole budget is refused (``ModelTooLarge``)
+        rather than loaded into an out-of-memory crash.
+        """
         model_id = str(model_id)
         with self._lock:
             if model_id in self._models:
                 self._models.move_to_end(model_id)
-                return self._models[model_id]
+                return self._models[model_id].keys
+            config = self._tts.tts_config
             try:
                 source = self._resolve_model(model_id)
                 gpt = formats.read_gpt(source.gpt)
                 sovits = formats.read_sovits(source.sovits)
-                gpt_key, sovits_key = f"gpt:{model_id}", f"sovits:{model_id}"
-                config = self._tts.tts_config
+            except Exception as exc:
+                logger.warning("model %s failed to load: %s", model_id, exc)
+                raise ModelUnavailable(model_id, exc) from exc
+            needed = loading.estimated_bytes(gpt, sovits, dtype=self.dtype, gpt_caches=config.gpt_cache)
+            if self.memory_budget and needed > self.memory_budget:
+                raise ModelTooLarge(model_id, needed, self.memory_budget)
+            while self._models and self.memory_budget and self._held() + needed > self.memory_budget:
+                self.unload_model(next(iter(self._models)))
+            try:
                 runtime_gpt = loading.runtime_gpt(gpt, device=self.device, dtype=self.dtype, caches=config.gpt_cache)
                 runtime_sovits = loading.runtime_sovits(
                     sovits, device=self.device, dtype=self.dtype, caches=config.sovits_cache
@@ -173,20 +203,26 @@ class GptSovitsEngine:
             except Exception as exc:
                 logger.warning("model %s failed to load: %s", model_id, exc)
                 raise ModelUnavailable(model_id, exc) from exc
-            while len(self._models) >= self._max_models:
-                self.unload_model(next(iter(self._models)))
-            self._tts.gpt_models[gpt_key] = runtime_gpt
-            self._tts.sovits_models[sovits_key] = runtime_sovits
-            self._models[model_id] = (gpt_key, sovits_key)
-            logger.info("loaded GPT-SoVITS model %s (%s)", model_id, sovits.version)
-            return gpt_key, sovits_key
+            del gpt, sovits  # the checkpoints' CPU copies of the weights
+            keys = (f"gpt:{model_id}", f"sovits:{model_id}")
+            self._tts.gpt_models[keys[0]] = runtime_gpt
+            self._tts.sovits_models[keys[1]] = runtime_sovits
+            held = loading.loaded_bytes(runtime_gpt.t2s_model, runtime_sovits.vq_model)
+            self._models[model_id] = _LoadedPair(keys=keys, bytes=max(held, needed))
+            self.peak_models = max(self.peak_models, len(self._models))
+            logger.info("loaded GPT-SoVITS model %s (%s, %.0f MB)", model_id, runtime_sovits.hps.model.version,
+                        held / 2**20)  # fmt: skip
+            return keys
+
+    def _held(self) -> int:
+        return sum(pair.bytes for pair in self._models.values())
 
     def unload_model(self, model_id: str) -> None:
         with self._lock:
-            keys = self._models.pop(str(model_id), None)
-            if keys is None:
+            pair = self._models.pop(str(model_id), None)
+            if pair is None:
                 return
-            gpt_key, sovits_key = keys
+            gpt_key, sovits_key = pair.keys
             self._tts.gpt_models.pop(gpt_key, None)
             self._tts.sovits_models.pop(sovits_key, None)
             for voice_key in [k for k, model in self._profiles.items() if model == str(model_id)]:

@@ -12,6 +12,10 @@ from synthesis.engines.gpt_sovits.library import prepare
 
 prepare()  # before gsv_tts is imported
 
+# The GPT's static KV-cache buckets (batch size, tokens), as gsv-tts-lite defaults them: the
+# largest bounds prompt + generated tokens, and is preallocated for every loaded GPT model.
+GPT_CACHE_BUCKETS = [(1, 512), (1, 768), (1, 1024), (4, 512), (4, 1024)]
+
 # Upstream s1 layer names → gsv-tts-lite's (the library renames them the same way when it loads).
 GPT_LAYER_KEYS = (
     ("self_attn.in_proj_weight", "qkv.weight"),
@@ -128,3 +132,46 @@ def runtime_gpt(checkpoint: GptCheckpoint, *, device, dtype, caches: list[tuple[
     model.eval()
     model.initialize_runtime(dtype, device, caches)
     return Gpt(model, checkpoint.config)
+
+
+def estimated_bytes(gpt: GptCheckpoint, sovits: SovitsCheckpoint, *, dtype, gpt_caches: list[tuple[int, int]]) -> int:
+    """What the pair will take once loaded, before loading it: every weight at the runtime
+    precision, plus the GPT's preallocated key/value cache (the library sizes it from its
+    largest bucket of batch size times sequence length)."""
+    import torch
+
+    size = torch.tensor([], dtype=dtype).element_size()
+    weights = sum(t.numel() for t in (*gpt.weights.values(), *sovits.weights.values()) if hasattr(t, "numel"))
+    model = gpt.config["model"]
+    largest = max((batch * length for batch, length in gpt_caches), default=0)
+    kv_cache = 2 * model["n_layer"] * largest * model["hidden_dim"] * size
+    return weights * size + kv_cache
+
+
+def loaded_bytes(*objects) -> int:
+    """Memory held by loaded models: their parameters and buffers and the tensors the library
+    keeps beside them (KV-cache buckets), each storage counted once."""
+    import torch
+
+    seen: dict[int, int] = {}
+
+    def visit(value, depth=0):
+        if isinstance(value, torch.Tensor):
+            storage = value.untyped_storage()
+            seen[storage.data_ptr()] = storage.nbytes()
+        elif isinstance(value, torch.nn.Module):
+            for tensor in (*value.parameters(), *value.buffers()):
+                visit(tensor)
+            for attribute in vars(value).values():
+                if not isinstance(attribute, torch.nn.Module):
+                    visit(attribute, depth + 1)
+        elif depth < 4 and isinstance(value, dict | list | tuple):
+            for item in value.values() if isinstance(value, dict) else value:
+                visit(item, depth + 1)
+        elif depth < 4 and hasattr(value, "__dict__") and not isinstance(value, type):
+            for attribute in vars(value).values():
+                visit(attribute, depth + 1)
+
+    for obj in objects:
+        visit(obj)
+    return sum(seen.values())

@@ -273,3 +273,52 @@ def test_a_model_a_worker_cannot_load_fails_the_task_without_naming_a_path(gpt_s
     assert task.error["retryable"]
     assert task.error["details"] == {"model_id": str(model.id), "exception": "FileNotFoundError"}
     assert str(tmp_path) not in json.dumps(tenant_a.client.get(f"/api/v1/tasks/{task.id}").json())
+
+
+@pytest.fixture
+def empty_pool():
+    """The worker process's engine with no model loaded; its budget restored afterwards."""
+    engine = get_engine("gpt-sovits")
+    budget = engine.memory_budget
+    for model_id in list(engine.loaded_models()):
+        engine.unload_model(model_id)
+    engine.peak_models = 0
+    yield engine
+    engine.memory_budget = budget
+
+
+def test_a_budget_for_one_pair_serves_two_pairs_in_turn(gpt_sovits, tenant_a, worker, empty_pool):
+    first, second = _register(gpt_sovits["pairs"]["v2ProPlus"]), _register(gpt_sovits["pairs"]["v2"], "second", False)
+    voices = [
+        _gpt_voice(tenant_a, name="on first"),
+        _gpt_voice(tenant_a, SECOND_REFERENCE, name="on second", model_id=str(second.id)),
+    ]
+    for voice in voices:
+        assert wait_for_voice(voice).status == SpeakerStatus.READY
+    sizes = empty_pool.loaded_models()
+    assert set(sizes) == {str(first.id), str(second.id)}  # profiling loaded both: the default budget holds both
+    empty_pool.memory_budget = max(sizes.values()) + min(sizes.values()) // 2  # one at a time
+    empty_pool.peak_models = len(sizes)
+    for model_id in list(sizes):
+        empty_pool.unload_model(model_id)
+    empty_pool.peak_models = 0
+    ids = [tenant_a.create_task(voices[i % 2], text="Hello world.").json()["id"] for i in range(4)]
+    tasks = [wait_for_task(task_id, timeout=180) for task_id in ids]
+    assert [t.status for t in tasks] == [TaskStatus.DONE] * 4, [t.error for t in tasks]
+    assert empty_pool.peak_models == 1
+    assert len(empty_pool.loaded_models()) == 1
+
+
+def test_a_pair_larger_than_the_whole_budget_fails_its_task_clearly(gpt_sovits, tenant_a, worker, empty_pool):
+    _register(gpt_sovits["pairs"]["v2ProPlus"])
+    voice = _gpt_voice(tenant_a)
+    assert wait_for_voice(voice).status == SpeakerStatus.READY
+    for model_id in list(empty_pool.loaded_models()):
+        empty_pool.unload_model(model_id)
+    empty_pool.memory_budget = 1024 * 1024
+    task = wait_for_task(tenant_a.create_task(voice, text="Hello world.").json()["id"], timeout=60)
+    assert task.status == TaskStatus.FAILED
+    assert task.error["code"] == "MODEL_TOO_LARGE"
+    assert task.error["details"]["budget_mb"] == 1
+    assert task.error["details"]["needed_mb"] > 1
+    assert empty_pool.loaded_models() == {}
