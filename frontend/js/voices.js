@@ -12,6 +12,7 @@ const fields = {
   engine: document.getElementById("voice-engine"), // only when the deployment serves several engines
   model_id: document.getElementById("voice-model"),
 };
+for (const [name, node] of Object.entries(fields)) if (!node) delete fields[name]; // one engine: no choice
 const modelField = document.getElementById("voice-model-field");
 const textHint = document.getElementById("voice-text-hint");
 const audioHint = document.getElementById("voice-audio-hint");

@@ -298,6 +298,11 @@ GPT_SOVITS_HALF = env.bool("GPT_SOVITS_HALF", default=GPT_SOVITS_DEVICE.startswi
 # Memory one worker's loaded model pairs may take (weights and KV caches); least recently used
 # pairs are unloaded to make room, and a pair larger than the whole budget fails with MODEL_TOO_LARGE.
 GPT_SOVITS_MEMORY_BUDGET_MB = env.int("GPT_SOVITS_MEMORY_BUDGET_MB", default=8192)
+# Batching across tasks: requests on one model pair that queue while the engine is busy, or arrive
+# within the window, run in one batched call (each worker thread holds one task: give GPU workers
+# WORKER_THREADS of at least GPT_SOVITS_MAX_BATCH).
+GPT_SOVITS_MAX_BATCH = env.int("GPT_SOVITS_MAX_BATCH", default=8)
+GPT_SOVITS_BATCH_WINDOW_MS = env.float("GPT_SOVITS_BATCH_WINDOW_MS", default=20)
 # Largest GPT or SoVITS file a tenant may upload (each); both are held in memory while uploading.
 MODEL_MAX_BYTES = env.int("MODEL_MAX_BYTES", default=512 * 1024**2)
 # eSpeak variants the embedded engine tries for each voice; empty means its full list.

@@ -78,6 +78,8 @@ def _gpt_sovits() -> Engine:
         device=settings.GPT_SOVITS_DEVICE,
         half=settings.GPT_SOVITS_HALF,
         memory_budget_mb=settings.GPT_SOVITS_MEMORY_BUDGET_MB,
+        max_batch=settings.GPT_SOVITS_MAX_BATCH,
+        batch_window_ms=settings.GPT_SOVITS_BATCH_WINDOW_MS,
         max_profiles=settings.PROFILE_CACHE_SIZE,
     )
 

@@ -96,7 +96,11 @@ class Engine(Protocol):
 
     def synthesize(
         self, requests: Sequence[SynthesisRequest], *, on_progress: ProgressCallback | None = None
-    ) -> list[SynthesisResult]: ...
+    ) -> list[SynthesisResult | Exception]:
+        """One result per request, in order. Raising fails the whole call; an engine that can
+        tell items apart returns an item's own failure as its exception, in its place (including
+        what ``on_progress`` raised for that item)."""
+        ...
 
 
 def synthesize_by_streaming(

@@ -185,8 +185,22 @@ def batch_run(*, batch_id, engine: str) -> None:
             _run_group(tasks[start : start + size])
 
 
+def _error_for(exc: Exception) -> ApiError:
+    """The task error for what went wrong in the engine (or preparing for it)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, ModelUnavailable):
+        return model_load_failed(exc)
+    if isinstance(exc, ModelTooLarge):
+        return model_too_large(exc)
+    if isinstance(exc, UnsupportedLanguage):
+        return ApiError("UNSUPPORTED_LANGUAGE", details={"language": str(exc)})
+    return ApiError("ENGINE_ERROR", f"Synthesis failed: {type(exc).__name__}")
+
+
 def _run_group(tasks: list[Task]) -> None:
-    """One engine call for ``tasks``; a cancelled item is taken out and the rest run again."""
+    """One engine call for ``tasks``. A cancelled item is taken out and the rest run again
+    (engines that raise for it), or just ends CANCELLED (engines that return it per item)."""
     for task in tasks:
         publish_task(task)
     while tasks:
@@ -194,15 +208,10 @@ def _run_group(tasks: list[Task]) -> None:
         for task in tasks:
             try:
                 runnable.append((task, _request_for(task)))
-            except ApiError as exc:
-                _fail(task, exc)
-            except ModelUnavailable as exc:
-                _fail(task, model_load_failed(exc))
-            except ModelTooLarge as exc:
-                _fail(task, model_too_large(exc))
             except Exception as exc:
-                logger.exception("task %s could not be prepared", task.id)
-                _fail(task, ApiError("ENGINE_ERROR", f"Synthesis failed: {type(exc).__name__}"))
+                if not isinstance(exc, ApiError | ModelUnavailable | ModelTooLarge):
+                    logger.exception("task %s could not be prepared", task.id)
+                _fail(task, _error_for(exc))
         if not runnable:
             return
         tasks = [task for task, _ in runnable]
@@ -220,25 +229,25 @@ def _run_group(tasks: list[Task]) -> None:
             for task in tasks:
                 task.progress = 0
             continue
-        except ModelUnavailable as exc:
-            for task in tasks:
-                _fail(task, model_load_failed(exc))
-            return
-        except ModelTooLarge as exc:
-            for task in tasks:
-                _fail(task, model_too_large(exc))
-            return
-        except UnsupportedLanguage as exc:
-            for task in tasks:
-                _fail(task, ApiError("UNSUPPORTED_LANGUAGE", details={"language": str(exc)}))
-            return
         except Exception as exc:  # an engine crash must not take the worker down
-            logger.exception("engine failed on tasks %s", [t.id for t in tasks])
+            if not isinstance(exc, ModelUnavailable | ModelTooLarge | UnsupportedLanguage):
+                logger.exception("engine failed on tasks %s", [t.id for t in tasks])
             for task in tasks:
-                _fail(task, ApiError("ENGINE_ERROR", f"Synthesis failed: {type(exc).__name__}"))
+                _fail(task, _error_for(exc))
             return
+        handed_back = []
         for (task, (_, stored)), output in zip(runnable, outputs, strict=True):
-            _store(task, output, stored)
+            if isinstance(output, HandBack):
+                handed_back.append(task)
+            elif isinstance(output, TaskCancelled):
+                _finish(task, status=TaskStatus.CANCELLED)
+            elif isinstance(output, Exception):
+                logger.warning("task %s failed in the engine: %r", task.id, output)
+                _fail(task, _error_for(output))
+            else:
+                _store(task, output, stored)
+        if handed_back:
+            _hand_back(handed_back)
         return
 
 

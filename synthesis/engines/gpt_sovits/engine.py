@@ -23,7 +23,7 @@ import io
 import logging
 import os
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,6 +46,7 @@ from synthesis.engines.base import (
     synthesize_by_streaming,
 )
 from synthesis.engines.gpt_sovits import assets, formats, loading
+from synthesis.engines.gpt_sovits.batching import Batcher, Job
 from synthesis.engines.gpt_sovits.library import prepare
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,39 @@ class _Reference:
     sample_rate: int
 
 
+_LIBRARY_ERRORS = (RuntimeError, ValueError, IndexError, AssertionError, KeyError)
+
+
+def _audio(clip) -> np.ndarray:
+    audio = np.asarray(clip.audio_data, dtype=np.float32)
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    return audio / peak if peak > 1.0 else audio
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A request in the batcher, with its owner's progress callback and its place in the owner's call."""
+
+    index: int
+    request: SynthesisRequest
+    on_progress: ProgressCallback | None
+
+    def report(self, fraction: float) -> None:
+        if self.on_progress:
+            self.on_progress(self.index, fraction)
+
+    def forward(self, _index: int, fraction: float) -> None:
+        self.report(fraction)
+
+
+def _batch_key(request: SynthesisRequest) -> tuple:
+    """Requests with equal keys may share a call: one model pair, one set of sampling settings.
+    A seeded request runs alone (a batch shares one random stream)."""
+    params = request.params
+    settings = tuple(_clamped(params, name) for name in PARAMETERS)
+    return (request.profile.data.get("model_id"), settings, object() if "seed" in params else None)
+
+
 def _clamped(params, name):
     default, low, high = PARAMETERS[name]
     value = params.get(name, default)
@@ -103,6 +137,8 @@ class GptSovitsEngine:
         half: bool | None = None,
         memory_budget_mb: int = 0,
         max_profiles: int = 256,
+        max_batch: int = 8,
+        batch_window_ms: float = 20,
     ):
         root = assets.require(assets_dir)
         prepare()
@@ -141,6 +177,9 @@ class GptSovitsEngine:
         self.peak_models = 0  # most pairs held at once, for tests and benchmarks
         self._profiles: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.RLock()
+        self._batcher = Batcher(self._run_batch, max_batch=max_batch, window=batch_window_ms / 1000)
+        self.calls = 0  # library inference calls made
+        self.spoken: deque[tuple[str, str]] = deque(maxlen=1000)  # (text, voice key) of recent requests
 
     @contextmanager
     def _cpu_threads(self):
@@ -310,15 +349,18 @@ class GptSovitsEngine:
 
     # -- synthesis ------------------------------------------------------------------------
 
+    def _check(self, request: SynthesisRequest) -> None:
+        if request.language not in LANGUAGES:
+            raise UnsupportedLanguage(request.language)
+        if request.profile.engine != self.name:
+            raise EngineError(f"a {request.profile.engine} profile cannot be spoken by {self.name}")
+
     def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
         """Audio a text segment at a time (the library's sentence-mode stream)."""
         from gsv_tts import cut_text
 
-        if request.language not in LANGUAGES:
-            raise UnsupportedLanguage(request.language)
+        self._check(request)
         profile = request.profile
-        if profile.engine != self.name:
-            raise EngineError(f"a {profile.engine} profile cannot be spoken by {self.name}")
         params = request.params
         torch = self._torch
         with self._lock, self._cpu_threads():
@@ -346,19 +388,88 @@ class GptSovitsEngine:
                 debug=False,
             )
             done = 0
+            self.calls += 1
+            self.spoken.append((request.text, voice_key))
             try:
                 for clip in chunks:
                     done += 1
-                    audio = np.asarray(clip.audio_data, dtype=np.float32)
-                    peak = float(np.abs(audio).max()) if audio.size else 0.0
-                    if peak > 1.0:
-                        audio = audio / peak
-                    yield AudioChunk(audio=audio, sample_rate=SAMPLE_RATE, progress=min(1.0, done / segments))
-            except (RuntimeError, ValueError, IndexError, AssertionError, KeyError) as exc:
+                    yield AudioChunk(audio=_audio(clip), sample_rate=SAMPLE_RATE, progress=min(1.0, done / segments))
+            except _LIBRARY_ERRORS as exc:
                 raise EngineError(f"GPT-SoVITS failed: {type(exc).__name__}: {exc}") from exc
 
     def synthesize(
         self, requests: Sequence[SynthesisRequest], *, on_progress: ProgressCallback | None = None
-    ) -> list[SynthesisResult]:
-        with self._lock:
-            return synthesize_by_streaming(self, requests, on_progress)
+    ) -> list[SynthesisResult | Exception]:
+        """Each request joins the batcher: requests of this call and of other threads' calls that
+        share a model and sampling settings run in one batched library call. A request that
+        fails alone comes back as its exception, in its place."""
+        jobs = [Job(key=_batch_key(request), item=_Item(index, request, on_progress))
+                for index, request in enumerate(requests)]  # fmt: skip
+        self._batcher.submit(jobs)
+        return [job.error if job.error is not None else job.result for job in jobs]
+
+    def _run_batch(self, jobs: list[Job]) -> None:
+        """The batcher's call: one request streamed alone (progress per segment), several in one
+        ``infer_batched``; if that fails (one item can crash the whole call), each runs alone."""
+        live = []
+        for job in jobs:
+            try:
+                self._check(job.item.request)
+                job.item.report(0.0)  # a cancelled task (or a stopping worker) leaves here
+                live.append(job)
+            except Exception as exc:
+                job.error = exc
+        if len(live) == 1:
+            self._run_alone(live[0])
+            return
+        if not live:
+            return
+        try:
+            clips = self._infer_batched([job.item.request for job in live])
+        except Exception as exc:
+            logger.warning("a batch of %d failed (%s); running each alone", len(live), type(exc).__name__)
+            for job in live:
+                self._run_alone(job)
+            return
+        for job, clip in zip(live, clips, strict=True):
+            try:
+                job.item.report(1.0)
+                job.result = SynthesisResult(audio=_audio(clip), sample_rate=SAMPLE_RATE)
+            except Exception as exc:
+                job.error = exc
+
+    def _run_alone(self, job: Job) -> None:
+        try:
+            job.result = synthesize_by_streaming(self, [job.item.request], job.item.forward)[0]
+        except Exception as exc:
+            job.error = exc
+
+    def _infer_batched(self, requests: list[SynthesisRequest]) -> list:
+        first = requests[0]
+        params = first.params
+        with self._lock, self._cpu_threads():
+            gpt_key, sovits_key = self.load_model(first.profile.data["model_id"])
+            keys = [self._voice_key(request.profile, sovits_key) for request in requests]
+            texts = [r.text if self._tts._check_pause(r.text) else r.text + "." for r in requests]
+            self.calls += 1
+            self.spoken.extend(zip((r.text for r in requests), keys, strict=True))
+            try:
+                return list(
+                    self._tts.infer_batched(
+                        spk_audio_paths=keys,
+                        prompt_audio_paths=keys,
+                        prompt_audio_texts=[""] * len(keys),  # cached with the profiles
+                        texts=texts,
+                        text_languages=[r.language for r in requests],
+                        prompt_languages=[r.profile.data.get("language", r.language) for r in requests],
+                        speed=_clamped(params, "speed"),
+                        top_k=int(_clamped(params, "top_k")),
+                        top_p=_clamped(params, "top_p"),
+                        temperature=_clamped(params, "temperature"),
+                        repetition_penalty=_clamped(params, "repetition_penalty"),
+                        gpt_model=gpt_key,
+                        sovits_model=sovits_key,
+                    )
+                )
+            except _LIBRARY_ERRORS as exc:
+                raise EngineError(f"GPT-SoVITS failed: {type(exc).__name__}: {exc}") from exc
