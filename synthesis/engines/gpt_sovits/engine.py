@@ -110,6 +110,12 @@ class _Item:
         self.report(fraction)
 
 
+def voice_key(profile: VoiceProfile) -> str:
+    """The opaque key a voice's profile has in the library's caches: made from its content."""
+    data = profile.data
+    return "voice:" + hashlib.sha256(f"{data['model_id']}\0{data['tensors']}".encode()).hexdigest()[:32]
+
+
 def _batch_key(request: SynthesisRequest) -> tuple:
     """Requests with equal keys may share a call: one model pair, one set of sampling settings.
     A seeded request runs alone (a batch shares one random stream)."""
@@ -320,8 +326,7 @@ class GptSovitsEngine:
     def _voice_key(self, profile: VoiceProfile, sovits_key: str) -> str:
         """Put the profile into the library's caches (once) under a key made from its content."""
         data = profile.data
-        digest = hashlib.sha256(f"{data['model_id']}\0{data['tensors']}".encode()).hexdigest()[:32]
-        key = f"voice:{digest}"
+        key = voice_key(profile)
         if key in self._profiles:
             self._profiles.move_to_end(key)
             return key

@@ -322,3 +322,77 @@ def test_a_pair_larger_than_the_whole_budget_fails_its_task_clearly(gpt_sovits, 
     assert task.error["details"]["budget_mb"] == 1
     assert task.error["details"]["needed_mb"] > 1
     assert empty_pool.loaded_models() == {}
+
+
+def _poison(speaker_id) -> None:
+    """Give a voice a stored profile whose BERT features have the wrong width: the library
+    fails on it (and on any batch it is in)."""
+    import base64
+
+    import torch
+
+    speaker = Speaker.objects.get(id=speaker_id)
+    stored = profiles.deserialise(storage.get(tenant=speaker.tenant, object_key=speaker.profile_key))
+    tensors = torch.load(io.BytesIO(base64.b64decode(stored.profile.data["tensors"])), weights_only=True)
+    tensors["bert"] = torch.zeros(tensors["bert"].shape[0], 1023, dtype=tensors["bert"].dtype)
+    buffer = io.BytesIO()
+    torch.save(tensors, buffer)
+    data = {**stored.profile.data, "tensors": base64.b64encode(buffer.getvalue()).decode()}
+    poisoned = profiles.StoredProfile(profile=type(stored.profile)(engine="gpt-sovits", data=data),
+                                      embedding=stored.embedding)  # fmt: skip
+    key = storage.put(tenant=speaker.tenant, kind="profiles", data=profiles.serialise(poisoned))
+    Speaker.objects.filter(id=speaker.id).update(profile_key=key)
+
+
+def test_tasks_of_three_tenants_share_batched_calls_and_a_poisoned_one_fails_alone(
+    gpt_sovits, tenant_a, tenant_b, transactional_db, empty_pool
+):
+    import synthesis.actors  # noqa: F401 - declares the actors
+    from synthesis.engines.gpt_sovits.engine import voice_key
+    from tests.conftest import TenantWorld
+
+    _register(gpt_sovits["pairs"]["v2ProPlus"])
+    worlds = [tenant_a, tenant_b, TenantWorld("charlie")]
+    voices = [world.ready_voice(engine="gpt-sovits", reference_text=TRANSCRIPT) for world in worlds]
+    poisoned = worlds[2].ready_voice(SECOND_REFERENCE, name="poisoned", engine="gpt-sovits",
+                                     reference_text=TRANSCRIPT)  # fmt: skip
+    _poison(poisoned)
+    own_key = {}
+    for voice in [*voices, poisoned]:
+        speaker = Speaker.objects.get(id=voice)
+        own_key[voice] = voice_key(profiles.deserialise(storage.get(tenant=speaker.tenant,
+                                                                    object_key=speaker.profile_key)).profile)  # fmt: skip
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+
+    def run(items):
+        """Queue every (world, voice, text) first, then let an 8-thread worker take them."""
+        ids = {world.create_task(v, text=text).json()["id"]: (v, text) for world, v, text in items}
+        worker = dramatiq.Worker(broker, worker_threads=8, worker_timeout=100)
+        calls = empty_pool.calls
+        worker.start()
+        try:
+            tasks = {task_id: wait_for_task(task_id, timeout=300) for task_id in ids}
+        finally:
+            worker.stop()
+        return ids, tasks, empty_pool.calls - calls
+
+    words = ["hello", "world", "test", "voice", "good", "morning", "one", "two", "three", "speak", "today", "it"]
+    items = [(worlds[i % 3], voices[i % 3], f"{words[i].capitalize()}, this is a test.") for i in range(12)]
+    ids, tasks, calls = run(items)
+    assert [t.status for t in tasks.values()] == [TaskStatus.DONE] * 12, [t.error for t in tasks.values()]
+    assert calls < 12
+    spoken = dict(empty_pool.spoken)
+    for voice, text in ids.values():
+        assert spoken[text] == own_key[voice]  # each item of a batch spoke with its own voice's profile
+
+    items = [(worlds[0], voices[0], "Hello, good morning."), (worlds[2], poisoned, "Hello, a poisoned voice."),
+             (worlds[1], voices[1], "World, good morning.")]  # fmt: skip
+    ids, tasks, _ = run(items)
+    outcome = {ids[task_id][1]: (task.status, (task.error or {}).get("code")) for task_id, task in tasks.items()}
+    assert outcome == {
+        "Hello, good morning.": (TaskStatus.DONE, None),
+        "Hello, a poisoned voice.": (TaskStatus.FAILED, "ENGINE_ERROR"),
+        "World, good morning.": (TaskStatus.DONE, None),
+    }
+    broker.flush_all()
