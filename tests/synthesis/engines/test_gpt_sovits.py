@@ -360,8 +360,8 @@ def test_tasks_of_three_tenants_share_batched_calls_and_a_poisoned_one_fails_alo
     own_key = {}
     for voice in [*voices, poisoned]:
         speaker = Speaker.objects.get(id=voice)
-        own_key[voice] = voice_key(profiles.deserialise(storage.get(tenant=speaker.tenant,
-                                                                    object_key=speaker.profile_key)).profile)  # fmt: skip
+        raw = storage.get(tenant=speaker.tenant, object_key=speaker.profile_key)
+        own_key[voice] = voice_key(profiles.deserialise(raw).profile)
     broker = dramatiq.get_broker()
     broker.flush_all()
 
