@@ -200,6 +200,23 @@ class Task(models.Model):
         return f"task {self.id} ({self.status})"
 
 
+class CompatModelChoice(models.Model):
+    """The models an api_v2 client chose with ``/set_gpt_weights`` and ``/set_sovits_weights``:
+    its later ``/tts`` calls speak through them. One per caller (API key, else user)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    principal = models.CharField(max_length=64)
+    gpt_model = models.ForeignKey(SynthesisModel, null=True, on_delete=models.SET_NULL, related_name="+")
+    sovits_model = models.ForeignKey(SynthesisModel, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "principal"], name="compat_choice_once")]
+
+    def __str__(self) -> str:
+        return f"model choice of {self.principal}"
+
+
 class IdempotencyRecord(models.Model):
     """What an ``Idempotency-Key`` created, so a retried request returns it instead of creating again."""
 

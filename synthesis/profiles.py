@@ -67,8 +67,9 @@ class ProfileCache:
 cache = ProfileCache(maxsize=settings.PROFILE_CACHE_SIZE, ttl=settings.PROFILE_CACHE_TTL_SECONDS)
 
 
-def extract(speaker: Speaker) -> StoredProfile:
-    """The expensive step: analyse the reference with the voice's engine (and model)."""
+def extract(speaker: Speaker, *, model_id: str | None = None) -> StoredProfile:
+    """The expensive step: analyse the reference with the voice's engine (and its model, or
+    ``model_id``)."""
     engine = get_engine(speaker.engine)
     reference = audio.decode(
         storage.get(tenant=speaker.tenant, object_key=speaker.reference_key),
@@ -79,7 +80,7 @@ def extract(speaker: Speaker) -> StoredProfile:
         sample_rate=reference.sample_rate,
         text=speaker.reference_text,
         language=speaker.language,
-        model=str(speaker.model_id) if speaker.model_id else None,
+        model=model_id or (str(speaker.model_id) if speaker.model_id else None),
     )
     stored_embedding = profile.data.get("embedding")
     embedding = (
@@ -116,3 +117,14 @@ def load(speaker: Speaker) -> StoredProfile | None:
     stored = deserialise(storage.get(tenant=speaker.tenant, object_key=speaker.profile_key))
     cache.put(key, stored)
     return stored
+
+
+def for_model(speaker: Speaker, model_id: str) -> StoredProfile:
+    """The voice's profile on another model than its own (an api_v2 client chose one with
+    ``set_*_weights``): made from the reference on first use, then kept in this process's cache."""
+    key = (speaker.id, speaker.profile_key, "model", str(model_id))
+    cached = cache.get(key)
+    if cached is None:
+        cached = extract(speaker, model_id=str(model_id))
+        cache.put(key, cached)
+    return cached

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
@@ -21,6 +22,7 @@ from sovits_site.schema import audio_responses
 from synthesis import dispatch, storage
 from synthesis.models import OutputFormat, Task, TaskStatus
 from synthesis.selectors import speaker_by_reference
+from synthesis.services.models import compat_choose, compat_model_for
 from synthesis.services.tasks import task_create
 
 _POLL_SECONDS = 0.1
@@ -40,7 +42,7 @@ def _wait(task: Task) -> Task:
     return task
 
 
-def _synthesize(request, *, text: str, voice: str, language: str, output_format: str, sample_rate, speed: float):
+def _synthesize(request, *, text: str, voice: str, language: str, output_format: str, sample_rate, params: dict):
     speaker = speaker_by_reference(tenant=request.tenant, reference=voice)
     dispatch.require_broker()  # the client waits for the audio: no use queueing what cannot run now
     task = task_create(
@@ -50,7 +52,7 @@ def _synthesize(request, *, text: str, voice: str, language: str, output_format:
         language=language,
         output_format=output_format,
         sample_rate=sample_rate,
-        params={"speed": speed},
+        params=params,
         priority=1,  # someone is waiting on the line
     )
     task = _wait(task)
@@ -65,6 +67,18 @@ def _pcm16(wav: bytes) -> bytes:
 _MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg", "opus": "audio/ogg"}
 
 
+# api_v2 parameters passed on to GPT-SoVITS voices; the rest of api_v2's are accepted and ignored.
+_SAMPLING = ("top_k", "top_p", "temperature", "repetition_penalty")
+_IGNORED = ("prompt_text", "prompt_lang", "text_split_method", "batch_size", "parallel_infer", "streaming_mode",
+            "split_bucket", "fragment_interval", "sample_steps", "super_sampling", "aux_ref_audio_paths")  # fmt: skip
+
+
+def _principal(request) -> str:
+    """Whose model choice applies: the API key's, else the signed-in user's."""
+    api_key = getattr(request.auth, "api_key", None)
+    return f"key:{api_key.id}" if api_key is not None else f"user:{request.user.pk}"
+
+
 class TtsApi(APIView):
     """GPT-SoVITS api_v2 ``/tts``: GET with query parameters or POST with JSON."""
 
@@ -77,12 +91,17 @@ class TtsApi(APIView):
         ref_audio_path = serializers.CharField(
             max_length=255, help_text="The name or id of one of your voices (its reference recording is used)"
         )
-        prompt_text = serializers.CharField(required=False, allow_blank=True, help_text="Accepted; the voice's own")
-        prompt_lang = serializers.CharField(required=False, allow_blank=True, help_text="Accepted; the voice's own")
+        prompt_text = serializers.CharField(required=False, allow_blank=True, help_text="Ignored: the voice's own")
+        prompt_lang = serializers.CharField(required=False, allow_blank=True, help_text="Ignored: the voice's own")
         media_type = serializers.ChoiceField(choices=["wav", "ogg", "flac", "mp3", "raw"], default="wav")
         streaming_mode = serializers.BooleanField(default=False, help_text="Accepted; the whole file is returned")
         speed_factor = serializers.FloatField(default=1.0, min_value=0.5, max_value=2.0)
         sample_rate = serializers.IntegerField(required=False, allow_null=True, default=None)
+        top_k = serializers.IntegerField(required=False, min_value=1, max_value=100)
+        top_p = serializers.FloatField(required=False, min_value=0.01, max_value=1.0)
+        temperature = serializers.FloatField(required=False, min_value=0.01, max_value=2.0)
+        repetition_penalty = serializers.FloatField(required=False, min_value=1.0, max_value=2.0)
+        seed = serializers.IntegerField(required=False, help_text="-1 (api_v2's default): random")
 
     @extend_schema(parameters=[TtsInputSerializer], responses=audio_responses(200))
     def get(self, request):
@@ -93,7 +112,7 @@ class TtsApi(APIView):
         return self._answer(request, request.data)
 
     def _answer(self, request, data):
-        # Unknown parameters (top_k, temperature, ...) are ignored: the serializer drops them.
+        # Unknown parameters are dropped by the serializer; X-Ignored-Parameters names those not used.
         serializer = self.TtsInputSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         p = serializer.validated_data
@@ -101,20 +120,60 @@ class TtsApi(APIView):
         language = {"all_zh": "zh", "all_ja": "ja", "all_yue": "yue", "all_ko": "ko"}.get(
             p["text_lang"], p["text_lang"]
         )
+        speaker = speaker_by_reference(tenant=request.tenant, reference=p["ref_audio_path"])
+        params = {"speed": p["speed_factor"]}
+        ignored = [name for name in _IGNORED if name in data]
+        if speaker.engine == "gpt-sovits":
+            params |= {name: p[name] for name in _SAMPLING if name in p}
+            if p.get("seed", -1) >= 0:
+                params["seed"] = p["seed"]
+            model = compat_model_for(tenant=request.tenant, principal=_principal(request))
+            if model is not None and model.id != speaker.model_id:
+                params["model_id"] = str(model.id)
+        else:
+            ignored += [name for name in (*_SAMPLING, "seed") if name in data]
         task, audio = _synthesize(
             request,
             text=p["text"],
-            voice=p["ref_audio_path"],
+            voice=str(speaker.id),
             language=language.lower(),
             output_format=OutputFormat.WAV if media == "raw" else media,
             sample_rate=p["sample_rate"],
-            speed=p["speed_factor"],
+            params=params,
         )
+        headers = {"X-Ignored-Parameters": ", ".join(ignored)} if ignored else {}
         if media == "raw":
-            return HttpResponse(
-                _pcm16(audio), content_type="audio/pcm", headers={"X-Sample-Rate": str(task.sample_rate)}
-            )
-        return HttpResponse(audio, content_type=_MEDIA[media])
+            headers["X-Sample-Rate"] = str(task.sample_rate)
+            return HttpResponse(_pcm16(audio), content_type="audio/pcm", headers=headers)
+        return HttpResponse(audio, content_type=_MEDIA[media], headers=headers)
+
+
+class _SetWeightsApi(APIView):
+    """api_v2's ``/set_gpt_weights`` and ``/set_sovits_weights``: choose, for this API key's later
+    ``/tts`` calls, the model (one of yours, or a base model) its voices speak through.
+    ``weights_path`` names the model (its name or id; upstream file paths match by file name)."""
+
+    scopes = {"GET": "synthesize"}
+    part = ""
+
+    class WeightsInputSerializer(serializers.Serializer):
+        weights_path = serializers.CharField(max_length=1000)
+
+    @extend_schema(parameters=[WeightsInputSerializer], responses={200: dict})
+    def get(self, request):
+        serializer = self.WeightsInputSerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        model = compat_choose(tenant=request.tenant, principal=_principal(request), part=self.part,
+                              reference=serializer.validated_data["weights_path"])  # fmt: skip
+        return Response({"message": "success", "model_id": str(model.id), "model": model.name})
+
+
+class SetGptWeightsApi(_SetWeightsApi):
+    part = "gpt"
+
+
+class SetSovitsWeightsApi(_SetWeightsApi):
+    part = "sovits"
 
 
 class OpenAISpeechApi(APIView):
@@ -145,7 +204,7 @@ class OpenAISpeechApi(APIView):
             language="auto",
             output_format=output_format,
             sample_rate=sample_rate,
-            speed=p["speed"],
+            params={"speed": p["speed"]},
         )
         if fmt == "pcm":
             return HttpResponse(_pcm16(audio), content_type="audio/pcm")

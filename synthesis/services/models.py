@@ -12,6 +12,7 @@ be readable anyway.
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from sovits_site.errors import ApiError
 from synthesis import dispatch, storage
-from synthesis.models import ModelStatus, SynthesisModel
+from synthesis.models import CompatModelChoice, ModelStatus, SynthesisModel
 from synthesis.selectors import model_list
 from synthesis.services import quotas
 from tenants.models import Tenant
@@ -222,3 +223,38 @@ def model_too_large(exc) -> ApiError:
         details={"model_id": str(exc.model_id), "needed_mb": round(exc.needed / 2**20),
                  "budget_mb": round(exc.budget / 2**20)},
     )  # fmt: skip
+
+
+def compat_choose(*, tenant: Tenant, principal: str, part: str, reference: str) -> SynthesisModel:
+    """Record an api_v2 client's ``set_gpt_weights`` / ``set_sovits_weights``: ``reference`` is a
+    model's id or name, or an upstream weights path whose file name is the model's name."""
+    stem = Path(reference.replace("\\", "/")).stem
+    usable = model_list(tenant=tenant, engine="gpt-sovits")
+    try:
+        model = usable.filter(id=uuid.UUID(reference)).first()
+    except ValueError:
+        model = usable.filter(name__iexact=reference.strip()).first() or usable.filter(name__iexact=stem).first()
+    if model is None:
+        raise ApiError("NOT_FOUND", "No model of yours (or base model) has this name",
+                       details={"weights_path": reference})  # fmt: skip
+    if model.status != ModelStatus.READY:
+        raise ApiError("MODEL_NOT_READY", f"The model is {model.status}",
+                       details={"model_id": str(model.id), "status": model.status})  # fmt: skip
+    CompatModelChoice.objects.update_or_create(tenant=tenant, principal=principal, defaults={f"{part}_model": model})
+    return model
+
+
+def compat_model_for(*, tenant: Tenant, principal: str) -> SynthesisModel | None:
+    """The model an api_v2 client chose, if any. GPT and SoVITS are loaded as a pair here: a client
+    that chose the two halves from different models is told so."""
+    choice = CompatModelChoice.objects.filter(tenant=tenant, principal=principal).first()
+    if choice is None:
+        return None
+    chosen = {model for model in (choice.gpt_model, choice.sovits_model) if model is not None}
+    if len(chosen) > 1:
+        raise ApiError(
+            "VALIDATION_ERROR", "The GPT and SoVITS weights chosen belong to different models; "
+            "this service loads a model's two files together: choose both from one model",
+            details={"gpt_model": choice.gpt_model.name, "sovits_model": choice.sovits_model.name},
+        )  # fmt: skip
+    return chosen.pop() if chosen else None

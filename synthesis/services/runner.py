@@ -255,9 +255,13 @@ def _request_for(task: Task) -> tuple[SynthesisRequest, profiles.StoredProfile]:
     speaker = task.speaker
     if speaker.deleted_at is not None:
         raise ApiError("NOT_FOUND", "The voice was deleted before the task ran")
-    stored = profiles.load(speaker)
-    if stored is None:  # profiled for another engine, or never: the slow path
-        stored = profiles.extract(speaker)
+    chosen = task.params.get("model_id")  # api_v2's set_*_weights: another model than the voice's own
+    if chosen and speaker.model_id and chosen != str(speaker.model_id):
+        stored = profiles.for_model(speaker, chosen)
+    else:
+        stored = profiles.load(speaker)
+        if stored is None:  # profiled for another engine, or never: the slow path
+            stored = profiles.extract(speaker)
     request = SynthesisRequest(text=task.text, language=task.language, profile=stored.profile, params=task.params)
     return request, stored
 

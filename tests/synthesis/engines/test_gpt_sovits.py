@@ -396,3 +396,31 @@ def test_tasks_of_three_tenants_share_batched_calls_and_a_poisoned_one_fails_alo
         "World, good morning.": (TaskStatus.DONE, None),
     }
     broker.flush_all()
+
+
+def test_api_v2_clients_switch_models_and_pass_their_parameters(gpt_sovits, tenant_a, worker):
+    _register(gpt_sovits["pairs"]["v2ProPlus"])
+    other = _register(gpt_sovits["pairs"]["v2"], "tiny-v2", default=False)
+    voice = _gpt_voice(tenant_a, name="Anna")
+    assert wait_for_voice(voice).status == SpeakerStatus.READY
+    client = tenant_a.client
+
+    assert client.get("/set_gpt_weights", {"weights_path": "nothing-like-it"}).status_code == 404
+    chosen = client.get("/set_gpt_weights", {"weights_path": "GPT_weights_v2/tiny-v2.ckpt"})
+    assert chosen.status_code == 200
+    assert chosen.json()["message"] == "success"
+    assert client.get("/set_sovits_weights", {"weights_path": str(other.id)}).json()["model"] == "tiny-v2"
+
+    body = {"text": "Hello world.", "text_lang": "en", "ref_audio_path": "Anna", "top_k": 5, "seed": 3,
+            "batch_size": 4, "text_split_method": "cut5"}  # fmt: skip
+    response = client.post("/tts", body, format="json")
+    assert response.status_code == 200, response.content
+    assert sf.info(io.BytesIO(response.content)).samplerate == 32000
+    assert set(response["X-Ignored-Parameters"].split(", ")) == {"batch_size", "text_split_method"}
+    task = Task.objects.filter(tenant=tenant_a.tenant).latest("created_at")
+    assert task.params == {"speed": 1.0, "top_k": 5, "seed": 3, "model_id": str(other.id)}
+
+    client.get("/set_gpt_weights", {"weights_path": "base"})  # the two halves from different models
+    mixed = client.post("/tts", body, format="json")
+    assert mixed.status_code == 400
+    assert "different models" in mixed.json()["error"]["message"]
