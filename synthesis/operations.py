@@ -19,7 +19,7 @@ WINDOW = timedelta(hours=1)
 _HITS, _MISSES = "metrics:profile-cache:hits", "metrics:profile-cache:misses"
 _PURGE = "metrics:purge"
 _RECONCILED = "metrics:reconciled"
-RECONCILED_KINDS = ("tasks", "tasks_taken_over", "tasks_settled", "voices", "webhooks", "subject_requests")
+RECONCILED_KINDS = ("tasks", "tasks_taken_over", "tasks_settled", "voices", "models", "webhooks", "subject_requests")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def profile_cache_counts() -> tuple[int, int]:
 
 def purge_metrics() -> dict:
     """Totals since the counters started, and the last run per served region (None: never)."""
-    names = ("runs", "tasks", "voices", "idempotency_records", "exports", "orphan_files")
+    names = ("runs", "tasks", "voices", "failed_models", "idempotency_records", "exports", "orphan_files")
     found = _read([f"{_PURGE}:{name}" for name in names] + [f"{_PURGE}:last:{region}" for region in settings.REGIONS])
     return {
         "totals": {name: found.get(f"{_PURGE}:{name}", 0) for name in names},

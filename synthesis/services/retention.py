@@ -2,6 +2,7 @@
 
 - tasks (texts, results, webhook records) older than the tenant's 7 or 30 days;
 - rows of deleted voices once no task refers to them (their audio went at deletion);
+- tenants' uploaded models that failed their check, after the same days;
 - idempotency records past their TTL;
 - data-subject exports once their link's week is over;
 - files in the storage that no row refers to (orphans of crashes or races),
@@ -30,7 +31,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from synthesis import operations, storage
-from synthesis.models import Batch, IdempotencyRecord, Speaker, SynthesisModel, Task, TaskStatus
+from synthesis.models import Batch, IdempotencyRecord, ModelStatus, Speaker, SynthesisModel, Task, TaskStatus
 from synthesis.services import usage
 from synthesis.services.subject_requests import EXPORT_LINK_TTL
 from tenants.models import SubjectRequest, Tenant
@@ -45,6 +46,7 @@ _ACTIVE = (TaskStatus.PENDING, TaskStatus.PROCESSING)
 class PurgeReport:
     tasks: list[str] = field(default_factory=list)
     voices: list[str] = field(default_factory=list)
+    failed_models: list[str] = field(default_factory=list)
     idempotency_records: int = 0
     exports: list[str] = field(default_factory=list)
     orphan_files: list[str] = field(default_factory=list)
@@ -53,6 +55,7 @@ class PurgeReport:
         return {
             "tasks": len(self.tasks),
             "voices": len(self.voices),
+            "failed_models": len(self.failed_models),
             "idempotency_records": self.idempotency_records,
             "exports": len(self.exports),
             "orphan_files": len(self.orphan_files),
@@ -63,6 +66,12 @@ def _expired_tasks(now: datetime, tenants):
     for tenant in tenants:
         cutoff = now - timedelta(days=tenant.retention_days)
         yield from Task.objects.filter(tenant=tenant, created_at__lt=cutoff).exclude(status__in=_ACTIVE)
+
+
+def _failed_models(now: datetime, tenants):
+    for tenant in tenants:
+        cutoff = now - timedelta(days=tenant.retention_days)
+        yield from SynthesisModel.objects.filter(tenant=tenant, status=ModelStatus.FAILED, created_at__lt=cutoff)
 
 
 def _orphans(region: str) -> list[Path]:
@@ -117,6 +126,12 @@ def purge(*, region: str | None = None, dry_run: bool = False, now: datetime | N
             for key in (speaker.reference_key, speaker.profile_key):
                 if key:
                     storage.delete(object_key=key)
+    for model in _failed_models(now, tenants):  # uploads that never became usable: their files go
+        report.failed_models.append(str(model.id))
+        if not dry_run:
+            SynthesisModel.objects.filter(id=model.id).delete()
+            for key in (model.gpt_key, model.sovits_key):
+                storage.delete(object_key=key)
     stale = IdempotencyRecord.objects.filter(
         tenant__in=tenants, created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
     )

@@ -4,6 +4,7 @@ their voices only, refused when hostile, counted, deleted, erased. Tiny random p
 from __future__ import annotations
 
 import io
+import os
 import pathlib
 import pickle
 
@@ -146,3 +147,32 @@ def test_a_model_upload_past_the_size_cap_is_413(gpt_sovits, tenant_a, settings)
     assert response.status_code == 413
     assert response.json()["error"]["details"]["max_bytes"] == 1024 * 1024
     assert not SynthesisModel.objects.exists()
+
+
+def test_the_purge_removes_failed_uploads_after_the_retention_days_and_keeps_the_rest(tenant_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from synthesis.services.retention import purge
+
+    def stored_model(name, status, days_old):
+        keys = [storage.put(tenant=tenant_a.tenant, kind="models", data=b"PK" + name.encode()) for _ in range(2)]
+        model = SynthesisModel.objects.create(tenant=tenant_a.tenant, name=name, status=status, gpt_key=keys[0],
+                                              sovits_key=keys[1])  # fmt: skip
+        SynthesisModel.objects.filter(id=model.id).update(created_at=timezone.now() - timedelta(days=days_old))
+        for key in keys:  # older than the orphan walk's grace: only a reference keeps them
+            past = (timezone.now() - timedelta(days=days_old)).timestamp()
+            os.utime(storage._path(key), (past, past))
+        return model
+
+    old_failure = stored_model("old failure", ModelStatus.FAILED, tenant_a.tenant.retention_days + 1)
+    new_failure = stored_model("new failure", ModelStatus.FAILED, 1)
+    old_ready = stored_model("old but ready", ModelStatus.READY, 400)
+    report = purge(region=tenant_a.tenant.region)
+    assert report.failed_models == [str(old_failure.id)]
+    assert not storage._path(old_failure.gpt_key).exists()
+    assert set(SynthesisModel.objects.values_list("name", flat=True)) == {"new failure", "old but ready"}
+    for model in (new_failure, old_ready):  # not orphans: the walk knows model files
+        assert storage._path(model.gpt_key).exists()
+        assert storage._path(model.sovits_key).exists()
