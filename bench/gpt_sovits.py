@@ -163,29 +163,131 @@ def _finish(api: httpx.Client, ids: list[str]) -> dict[str, str]:
     return statuses
 
 
+def _engine(assets: Path, sources: dict, device: str, **options):
+    from synthesis.engines.gpt_sovits.engine import GptSovitsEngine
+
+    return GptSovitsEngine(assets_dir=assets, resolve_model=sources.__getitem__, device=device, **options)
+
+
+def _profile(engine, model_id: str):
+    samples, rate = sf.read(REFERENCE, dtype="float32")
+    return engine.extract_profile(audio=samples, sample_rate=rate, text=TRANSCRIPT, language="en", model=model_id)
+
+
+def batching(assets: Path, gpt: Path, sovits: Path, device: str, tasks: int) -> dict:
+    """``tasks`` requests handed in at once by as many threads (each a worker thread holding its
+    task), with batches of at most 1 (one at a time), 4, 8 and 16."""
+    import threading
+
+    import torch
+
+    from synthesis.engines.base import SynthesisRequest
+    from synthesis.engines.gpt_sovits.engine import ModelSource
+
+    sources = {"bench": ModelSource(gpt=gpt, sovits=sovits)}
+    figures = {}
+    for size in (1, 4, 8, 16):
+        engine = _engine(assets, sources, device, max_batch=size, batch_window_ms=50)
+        profile = _profile(engine, "bench")
+        requests = [SynthesisRequest(text=TEXTS[i % len(TEXTS)], language="en", profile=profile) for i in range(tasks)]
+        engine.synthesize(requests[:1])  # warm up
+        torch.manual_seed(0)
+        calls, audio = engine.calls, []
+        threads = [threading.Thread(target=_speak, args=(engine, r, audio)) for r in requests]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        seconds = sum(getattr(result, "duration", 0.0) for result in audio)
+        figures[f"batch_{size}"] = {
+            "tasks_per_second": round(tasks / elapsed, 3),
+            "audio_seconds_per_second": round(seconds / elapsed, 3),
+            "engine_calls": engine.calls - calls,
+            "failed": sum(isinstance(result, Exception) for result in audio),
+        }
+    return figures
+
+
+def _speak(engine, request, results: list) -> None:
+    """One worker thread: its task's request into the engine (and its batcher)."""
+    results.append(engine.synthesize([request])[0])
+
+
+def memory(assets: Path, sovits: Path, device: str, workdir: Path, tasks: int) -> dict:
+    """Resident memory after 10 and after ``tasks`` short tasks spread over 5 models, with a
+    budget that holds 2: models are loaded and unloaded all along."""
+    import gc
+
+    import psutil
+
+    from synthesis.engines.base import SynthesisRequest
+    from synthesis.engines.gpt_sovits import tiny
+    from synthesis.engines.gpt_sovits.engine import ModelSource
+
+    sources = {}
+    for index in range(5):  # quick-stopping GPTs: short tasks, so that many fit in a benchmark
+        gpt = tiny.write_gpt(workdir / f"quick-{index}.ckpt", seed=index, quick_stop=True)
+        sources[f"model-{index}"] = ModelSource(gpt=gpt, sovits=sovits)
+    probe = _engine(assets, sources, device)
+    sizes = []
+    for model_id in sources:
+        probe.load_model(model_id)
+        sizes.append(probe.loaded_models()[model_id])
+    del probe
+    gc.collect()
+    engine = _engine(assets, sources, device, memory_budget_mb=int(2.5 * max(sizes) / 2**20) + 1)
+    profiles = [_profile(engine, model_id) for model_id in sources]
+    process = psutil.Process()
+    marks = {}
+    for done in range(1, tasks + 1):
+        profile = profiles[done % len(profiles)]
+        result = engine.synthesize([SynthesisRequest(text="Hello world.", language="en", profile=profile)])[0]
+        assert not isinstance(result, Exception), result
+        if done in (10, tasks):
+            gc.collect()
+            marks[done] = process.memory_info().rss / 2**20
+    return {
+        "models": len(sources),
+        "pairs_held_at_most": engine.peak_models,
+        "rss_mb_after_10_tasks": round(marks[10], 1),
+        f"rss_mb_after_{tasks}_tasks": round(marks[tasks], 1),
+        "growth_mb": round(marks[tasks] - marks[10], 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="times each text is spoken")
+    parser.add_argument("--batch-tasks", type=int, default=16, help="tasks handed in at once for the batching figures")
+    parser.add_argument("--memory-tasks", type=int, default=1000, help="tasks across 5 models for the memory figure")
+    parser.add_argument("--only", choices=("stack", "batching", "memory"), help="one part alone")
     args = parser.parse_args()
     device = os.environ.get("GPT_SOVITS_DEVICE", "cpu")
     workdir = Path(tempfile.mkdtemp(prefix="sovits-gpt-bench-"))
     assets, gpt, sovits, kind = _models(workdir)
-    alone = direct(assets, gpt, sovits, device, workdir, args.rounds)
-    print(json.dumps({"gsv_tts_lite_direct": alone}), file=sys.stderr)
-    stack = through_stack(assets, gpt, sovits, device, workdir, args.rounds)
-    print(json.dumps({
-        "models": kind,
-        "device": device,
-        "texts": len(TEXTS),
-        "gsv_tts_lite_direct": alone,
-        "through_stack": stack,
-        "stack_over_direct_tasks_per_second": round(stack["tasks_per_second"] / alone["tasks_per_second"], 3),
-        # Random weights stop at random lengths: audio made per second is the fairer ratio.
-        "stack_over_direct_audio_per_second": round(
-            stack["audio_seconds_per_second"] / alone["audio_seconds_per_second"], 3
-        ),
-        "target_ratio": 0.9,
-    }, indent=2))  # fmt: skip
+    report: dict = {"models": kind, "device": device}
+    if args.only in (None, "stack"):
+        alone = direct(assets, gpt, sovits, device, workdir, args.rounds)
+        print(json.dumps({"gsv_tts_lite_direct": alone}), file=sys.stderr)
+        stack = through_stack(assets, gpt, sovits, device, workdir, args.rounds)
+        report |= {
+            "texts": len(TEXTS),
+            "gsv_tts_lite_direct": alone,
+            "through_stack": stack,
+            "stack_over_direct_tasks_per_second": round(stack["tasks_per_second"] / alone["tasks_per_second"], 3),
+            # Random weights stop at random lengths: audio made per second is the fairer ratio.
+            "stack_over_direct_audio_per_second": round(
+                stack["audio_seconds_per_second"] / alone["audio_seconds_per_second"], 3
+            ),
+            "target_ratio": 0.9,
+        }
+    if args.only in (None, "batching"):
+        report["batched_across_tasks"] = batching(assets, gpt, sovits, device, args.batch_tasks)
+    if args.only in (None, "memory"):
+        report["memory"] = memory(assets, sovits, device, workdir, args.memory_tasks)
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

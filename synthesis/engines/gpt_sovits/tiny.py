@@ -120,13 +120,20 @@ def write_sovits(path: Path, version: str = "v2", *, seed: int = 0, mark: bytes 
     return path
 
 
-def write_gpt(path: Path, *, seed: int = 0) -> Path:
+def write_gpt(path: Path, *, seed: int = 0, quick_stop: bool = False) -> Path:
+    """``quick_stop``: the model says end-of-sequence as soon as the library lets it (after its
+    first ten steps), for benchmarks of many short tasks; it also crashes batched calls, as an
+    item that ends at once does (gsv-tts-lite guards only single calls against it)."""
     import torch
     from gsv_tts.GPT_SoVITS.GPT.t2s_model import Text2SemanticDecoder
 
     torch.manual_seed(seed)
     config = {"model": dict(_S1_MODEL), "data": {"max_sec": 54, "pad_val": 1024}, "inference": {"top_k": 15}}
     model = Text2SemanticDecoder(config)
+    if quick_stop:
+        with torch.no_grad():  # a constant lift on the last layer's output that only EOS's row reads
+            model.t2s_transformer.blocks[-1].norm2.bias.fill_(4.0)
+            model.ar_predict_layer.weight[config["model"]["EOS"]].fill_(0.5)
     ours_to_upstream = {ours: upstream for upstream, ours in GPT_LAYER_KEYS}
     weights = {}
     for key, value in model.state_dict().items():
