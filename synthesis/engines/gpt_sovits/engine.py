@@ -18,6 +18,7 @@ library's caches under its digest when a task needs it.
 from __future__ import annotations
 
 import base64
+import ctypes
 import hashlib
 import io
 import logging
@@ -25,7 +26,7 @@ import os
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -86,6 +87,14 @@ class _Reference:
 
 
 _LIBRARY_ERRORS = (RuntimeError, ValueError, IndexError, AssertionError, KeyError)
+
+
+def _return_freed_memory() -> None:
+    """Give an unloaded model's memory back to the system. glibc keeps freed heap memory (and
+    raises its mmap threshold after large frees), so a worker cycling through models would
+    otherwise grow with every load; ``malloc_trim`` returns what is free."""
+    with suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _audio(clip) -> np.ndarray:
@@ -273,6 +282,7 @@ class GptSovitsEngine:
             for voice_key in [k for k, model in self._profiles.items() if model == str(model_id)]:
                 self._forget_profile(voice_key)
             self._tts._empty_cache()
+            _return_freed_memory()
 
     # -- profiles -------------------------------------------------------------------------
 
