@@ -112,7 +112,7 @@ def default_voices() -> int:
 
 
 def default_models() -> int:
-    return settings.DEFAULT_QUOTAS["models"]
+    return settings.DEFAULT_QUOTAS["model_pairs"]
 
 
 def default_stored_bytes() -> int:

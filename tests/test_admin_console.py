@@ -87,6 +87,7 @@ def test_an_operator_can_create_a_tenant_in_a_region(operator):
         "quota-TOTAL_FORMS": "1", "quota-INITIAL_FORMS": "0", "quota-MIN_NUM_FORMS": "0", "quota-MAX_NUM_FORMS": "1",
         "quota-0-monthly_characters": "1000", "quota-0-daily_tasks": "10", "quota-0-concurrent_tasks": "2",
         "quota-0-voices": "3", "quota-0-stored_bytes": "1000000", "quota-0-requests_per_minute": "60",
+        "quota-0-model_pairs": "2",
     }  # fmt: skip
     response = operator.post("/admin/tenants/tenant/add/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -108,7 +109,8 @@ def test_a_retention_change_is_audited_and_tenants_are_not_deleted_here(operator
         "quota-TOTAL_FORMS": "1", "quota-INITIAL_FORMS": "1", "quota-MIN_NUM_FORMS": "0", "quota-MAX_NUM_FORMS": "1",
         "quota-0-id": str(quota.pk), "quota-0-tenant": str(tenant_a.tenant.id),
         **{f"quota-0-{name}": str(getattr(quota, name)) for name in (
-            "monthly_characters", "daily_tasks", "concurrent_tasks", "voices", "stored_bytes", "requests_per_minute")},
+            "monthly_characters", "daily_tasks", "concurrent_tasks", "voices", "stored_bytes", "requests_per_minute",
+            "model_pairs")},
     }  # fmt: skip
     response = operator.post(page, form)
     assert response.status_code == 302, response.content.decode()[:2000]

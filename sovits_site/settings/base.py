@@ -243,7 +243,7 @@ DEFAULT_QUOTAS = {
     "daily_tasks": env.int("QUOTA_DAILY_TASKS", default=5_000),
     "concurrent_tasks": env.int("QUOTA_CONCURRENT_TASKS", default=200),
     "voices": env.int("QUOTA_VOICES", default=50),
-    "models": env.int("QUOTA_MODELS", default=5),
+    "model_pairs": env.int("QUOTA_MODELS", default=5),  # a tenant's own uploaded models
     "stored_bytes": env.int("QUOTA_STORED_BYTES", default=5 * 1024**3),
     "requests_per_minute": env.int("QUOTA_REQUESTS_PER_MINUTE", default=600),
 }

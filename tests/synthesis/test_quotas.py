@@ -88,7 +88,7 @@ def test_stored_bytes_limit_uploads(tenant_a):
 def test_usage_shows_every_limit(tenant_a, voice):
     tenant_a.create_task(voice, text="Twelve chars")
     quotas = tenant_a.client.get("/api/v1/usage").json()["quotas"]
-    assert set(quotas) == {"monthly_characters", "daily_tasks", "concurrent_tasks", "voices", "stored_bytes"}
+    assert set(quotas) == {"monthly_characters", "daily_tasks", "concurrent_tasks", "voices", "models", "stored_bytes"}
     assert quotas["monthly_characters"]["used"] == 12
     assert quotas["concurrent_tasks"]["used"] == 1
     assert quotas["voices"]["used"] == 1
