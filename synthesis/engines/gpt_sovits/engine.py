@@ -129,8 +129,13 @@ def _batch_key(request: SynthesisRequest) -> tuple:
     """Requests with equal keys may share a call: one model pair, one set of sampling settings.
     A seeded request runs alone (a batch shares one random stream)."""
     params = request.params
-    settings = tuple(_clamped(params, name) for name in PARAMETERS)
+    settings = tuple(_sampling(params).values())
     return (request.profile.data.get("model_id"), settings, object() if "seed" in params else None)
+
+
+def _sampling(params) -> dict:
+    """The library's sampling arguments for a task's ``params``, each within its range."""
+    return {name: _clamped(params, name) for name in PARAMETERS}
 
 
 def _clamped(params, name):
@@ -393,11 +398,7 @@ class GptSovitsEngine:
                 text_language=request.language,
                 prompt_language=profile.data.get("language", request.language),
                 stream_mode="sentence",
-                speed=_clamped(params, "speed"),
-                top_k=int(_clamped(params, "top_k")),
-                top_p=_clamped(params, "top_p"),
-                temperature=_clamped(params, "temperature"),
-                repetition_penalty=_clamped(params, "repetition_penalty"),
+                **_sampling(params),
                 gpt_model=gpt_key,
                 sovits_model=sovits_key,
                 debug=False,
@@ -477,11 +478,7 @@ class GptSovitsEngine:
                         texts=texts,
                         text_languages=[r.language for r in requests],
                         prompt_languages=[r.profile.data.get("language", r.language) for r in requests],
-                        speed=_clamped(params, "speed"),
-                        top_k=int(_clamped(params, "top_k")),
-                        top_p=_clamped(params, "top_p"),
-                        temperature=_clamped(params, "temperature"),
-                        repetition_penalty=_clamped(params, "repetition_penalty"),
+                        **_sampling(params),
                         gpt_model=gpt_key,
                         sovits_model=sovits_key,
                     )
