@@ -13,9 +13,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("folder", type=Path)
-        parser.add_argument("--version", choices=SUPPORTED_VERSIONS, default="v2ProPlus")
+        parser.add_argument("--model-version", choices=SUPPORTED_VERSIONS, default="v2ProPlus")
 
-    def handle(self, *args, folder, version, **options):
+    def handle(self, *args, folder, model_version, **options):
+        version = model_version
         from synthesis.engines.gpt_sovits import tiny
 
         made = tiny.write_model_set(folder, versions=(version,))

@@ -424,3 +424,20 @@ def test_api_v2_clients_switch_models_and_pass_their_parameters(gpt_sovits, tena
     mixed = client.post("/tts", body, format="json")
     assert mixed.status_code == 400
     assert "different models" in mixed.json()["error"]["message"]
+
+
+def test_the_tiny_model_command_prints_settings_that_work(db, tmp_path, settings):
+    import re
+    import shlex
+
+    output = io.StringIO()
+    call_command("gpt_sovits_tiny_models", str(tmp_path / "set"), "--model-version", "v2", stdout=output)
+    text = output.getvalue()
+    assert "noise" in text
+    settings.GPT_SOVITS_ASSETS_DIR = re.search(r"GPT_SOVITS_ASSETS_DIR=(\S+)", text).group(1)
+    settings.SYNTHESIS_ENGINES = settings.WORKER_ENGINES = ["embedded", "gpt-sovits"]
+    call_command("check", stdout=io.StringIO())  # every asset the engine needs is there
+    line = next(line for line in text.splitlines() if "manage.py addmodel" in line)
+    argv = shlex.split(line.split("manage.py", 1)[1])
+    call_command(*argv, stdout=io.StringIO())
+    assert SynthesisModel.objects.get(name="tiny-v2").version == "v2"
