@@ -259,11 +259,13 @@ class WebhookDelivery(models.Model):
         return f"{self.event_id} attempt {self.attempt}"
 
 
-class PurgedUsage(models.Model):
-    """What the retention purge deleted, counted per tenant and day of creation.
+class DailyUsage(models.Model):
+    """Usage counters per tenant and day of creation, kept in the transactions that
+    create and finish tasks.
 
-    Only counts, no personal data: quotas (monthly characters) and the usage
-    history must outlive tasks that a 7-day policy removes mid-month.
+    Quotas read them instead of aggregating the tenant's tasks, so a task create costs
+    the same with 10 tasks in the month as with 100,000. Only counts, no personal data:
+    they outlive the tasks a 7-day policy purges mid-month, and erasure.
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
@@ -275,8 +277,25 @@ class PurgedUsage(models.Model):
     audio_seconds = models.FloatField(default=0)
 
     class Meta:
-        verbose_name_plural = "purged usage"
-        constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="purged_usage_per_day")]
+        verbose_name_plural = "daily usage"
+        constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="daily_usage_per_day")]
 
     def __str__(self) -> str:
-        return f"purged usage of {self.tenant_id} on {self.day}"
+        return f"usage of {self.tenant_id} on {self.day}"
+
+
+class TenantUsage(models.Model):
+    """The tenant's running totals, and the row its quota-consuming writes lock.
+
+    ``stored_bytes`` (results, voice references, own models) changes in the same
+    transaction as the rows it counts; ``synthesis.services.usage.recount`` rebuilds it.
+    """
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="usage")
+    stored_bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "tenant usage"
+
+    def __str__(self) -> str:
+        return f"usage of {self.tenant_id}"

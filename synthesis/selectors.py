@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis.models import Batch, Speaker, SynthesisModel, Task, TaskStatus, WebhookDelivery
+from synthesis.models import Batch, Speaker, SynthesisModel, Task, WebhookDelivery
 from tenants.models import Tenant
 
 
@@ -81,16 +81,13 @@ def usage_this_month(*, tenant: Tenant) -> dict:
     from synthesis.services import quotas, usage
 
     start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    live = Task.objects.filter(tenant=tenant, created_at__gte=start).aggregate(
-        tasks=Count("id"), done=Count("id", filter=Q(status=TaskStatus.DONE))
-    )
-    archived = usage.archived(tenant, start.date())
+    month = usage.since(tenant, start.date())
     uses = quotas.usage(tenant)
     return {
         "period_start": start.isoformat(),
-        "characters": uses["monthly_characters"].used,  # charged: live rows and the archive
-        "tasks": live["tasks"] + archived["tasks"],
-        "tasks_done": live["done"] + archived["done"],
+        "characters": uses["monthly_characters"].used,  # charged: counted at create, failed ones given back
+        "tasks": month["tasks"],
+        "tasks_done": month["done"],
         "voices": uses["voices"].used,
         "quotas": {name: use.as_dict() for name, use in uses.items()},
         "daily": usage.daily(tenant),

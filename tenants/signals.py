@@ -1,11 +1,13 @@
-"""Audit rows for authentication events that Django reports by signal."""
+"""Audit rows for authentication events that Django reports by signal, and cache upkeep."""
 
 from django.contrib.auth.signals import user_login_failed
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from sovits_site.middleware import client_ip
-from tenants.models import Membership
+from tenants.models import Membership, Quota
 from tenants.services import audit_record
+from tenants.throttling import forget_rate
 
 
 @receiver(user_login_failed)
@@ -18,3 +20,8 @@ def record_login_failure(sender, credentials, request=None, **kwargs):
         actor=username or "unknown",
         ip=client_ip(request) if request is not None else None,
     )
+
+
+@receiver(post_save, sender=Quota)
+def quota_saved(sender, instance: Quota, **kwargs):
+    forget_rate(instance.tenant_id)

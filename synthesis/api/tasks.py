@@ -85,15 +85,22 @@ def _accept_once(request, input_serializer, *, endpoint: str, create, load, outp
     serializer = input_serializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
+    created = []
+
+    def create_once():
+        created.append(create(data))
+        return created[-1].id
+
     resource_id, replayed = idempotent(
         tenant=request.tenant,
         key=request.headers.get("Idempotency-Key"),
         endpoint=endpoint,
         body=data,
-        create=lambda: create(data),
+        create=create_once,
     )
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
-    body = output(load(resource_id), context={"request": request}).data
+    resource = created[-1] if created and not replayed else load(resource_id)  # a new one is at hand: no reload
+    body = output(resource, context={"request": request}).data
     return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
@@ -129,7 +136,7 @@ class TaskListCreateApi(APIView):
             request,
             self.TaskCreateInputSerializer,
             endpoint="tasks",
-            create=lambda data: task_create(tenant=request.tenant, **data).id,
+            create=lambda data: task_create(tenant=request.tenant, **data),
             load=lambda task_id: task_get(tenant=request.tenant, task_id=task_id),
             output=TaskOutputSerializer,
         )
@@ -291,7 +298,7 @@ class BatchCreateApi(APIView):
             request,
             self.BatchCreateInputSerializer,
             endpoint="batches",
-            create=lambda data: batch_create(tenant=request.tenant, **data).id,
+            create=lambda data: batch_create(tenant=request.tenant, **data),
             load=lambda batch_id: batch_get(tenant=request.tenant, batch_id=batch_id),
             output=BatchOutputSerializer,
         )

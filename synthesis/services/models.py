@@ -23,7 +23,7 @@ from sovits_site.errors import ApiError
 from synthesis import dispatch, storage
 from synthesis.models import CompatModelChoice, ModelStatus, SynthesisModel
 from synthesis.selectors import model_list
-from synthesis.services import quotas
+from synthesis.services import quotas, usage
 from tenants.models import Tenant
 from tenants.services import audit_record
 
@@ -213,7 +213,8 @@ def model_delete(*, model: SynthesisModel, actor=None, ip=None) -> None:
     with transaction.atomic():
         audit_record(tenant=model.tenant, actor=actor, action="model.deleted", target=str(model.id), ip=ip,
                      details={"name": model.name})  # fmt: skip
-        model.delete()
+        if SynthesisModel.objects.filter(id=model.id).delete()[0]:
+            usage.stored_bytes_changed(model.tenant_id, -model.stored_bytes)
         transaction.on_commit(lambda: [storage.delete(object_key=key) for key in keys])
 
 

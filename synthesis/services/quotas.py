@@ -1,12 +1,12 @@
-"""Per-tenant quotas, enforced atomically.
+"""Per-tenant quotas, enforced atomically and in constant time.
 
-Every write that consumes a quota first locks the tenant's quota row (SELECT …
-FOR UPDATE), then counts current use from the rows themselves and inserts in
-the same transaction. Concurrent requests of one tenant therefore queue on the
-lock and exactly as many fit as the limit allows; other tenants are not
-blocked. Use is counted from the data (not from counters that could drift), so
-a task that fails or is cancelled gives its characters back by itself. Tasks the
-retention purge has deleted this month count through the usage archive.
+Every write that consumes a quota first locks the tenant's usage row (SELECT …
+FOR UPDATE), reads the counters that ``synthesis.services.usage`` keeps, and
+inserts and counts in the same transaction. Concurrent requests of one tenant
+therefore queue on the lock and exactly as many fit as the limit allows; other
+tenants are not blocked. No check aggregates the tenant's history: the month is
+at most 31 counter rows, active tasks, voices and models are bounded by their own
+limits.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis.models import Speaker, SynthesisModel, Task, TaskStatus
-from synthesis.services.usage import REFUNDED, archived
+from synthesis.models import DailyUsage, Speaker, SynthesisModel, Task, TaskStatus, TenantUsage
+from synthesis.services import usage as counters
 from tenants.models import Quota, Tenant
 
 ACTIVE = (TaskStatus.PENDING, TaskStatus.PROCESSING)
@@ -54,32 +55,55 @@ def _next_month(now: datetime) -> datetime:
     return (_month_start(now) + timedelta(days=32)).replace(day=1)
 
 
-def usage(tenant: Tenant, quota: Quota | None = None) -> dict[str, QuotaUse]:
-    quota = quota or quota_for(tenant)
+def _totals(tenant: Tenant, *, locked: bool) -> tuple[TenantUsage, Quota]:
+    """The tenant's usage row (locked for the rest of the transaction if ``locked``) and
+    its limits, in one query."""
+    rows = TenantUsage.objects.select_related("tenant__quota")
+    if locked:
+        rows = rows.select_for_update(of=("self",))
+    row = rows.filter(tenant=tenant).first()
+    if row is None:  # a tenant from before the counters, or one created without them
+        TenantUsage.objects.get_or_create(tenant=tenant, defaults={"stored_bytes": counters.stored_bytes(tenant.id)})
+        return _totals(tenant, locked=locked)
+    try:
+        return row, row.tenant.quota
+    except Quota.DoesNotExist:
+        return row, quota_for(tenant)
+
+
+def _tasks_uses(tenant: Tenant, row: TenantUsage, quota: Quota) -> dict[str, QuotaUse]:
+    """The task quotas and stored bytes: two queries besides the usage row."""
     now = timezone.now()
     month, day = _month_start(now), now.replace(hour=0, minute=0, second=0, microsecond=0)
-    tasks = Task.objects.filter(tenant=tenant).aggregate(
-        characters=Sum("characters", filter=Q(created_at__gte=month) & ~Q(status__in=REFUNDED)),
-        today=Count("id", filter=Q(created_at__gte=day)),
-        active=Count("id", filter=Q(status__in=ACTIVE)),
-        result_bytes=Sum("result_bytes"),
+    counted = DailyUsage.objects.filter(tenant=tenant, day__gte=month.date()).aggregate(
+        characters=Coalesce(Sum("characters"), 0), today=Coalesce(Sum("tasks", filter=Q(day=day.date())), 0)
     )
-    # Live rows first, then the archive: a purge moving a task in between is counted twice
-    # for one request (erring towards refusing), never missed.
-    characters = (tasks["characters"] or 0) + archived(tenant, month.date())["characters"]
-    voices = Speaker.objects.filter(tenant=tenant, deleted_at__isnull=True).aggregate(
-        count=Count("id"), bytes=Sum("reference_bytes")
-    )
-    own_models = SynthesisModel.objects.filter(tenant=tenant).aggregate(count=Count("id"), bytes=Sum("stored_bytes"))
-    stored = (tasks["result_bytes"] or 0) + (voices["bytes"] or 0) + (own_models["bytes"] or 0)
+    active = Task.objects.filter(tenant=tenant, status__in=ACTIVE).count()
     return {
-        "monthly_characters": QuotaUse("monthly_characters", quota.monthly_characters, characters, _next_month(now)),
-        "daily_tasks": QuotaUse("daily_tasks", quota.daily_tasks, tasks["today"], day + timedelta(days=1)),
-        "concurrent_tasks": QuotaUse("concurrent_tasks", quota.concurrent_tasks, tasks["active"], None),
-        "voices": QuotaUse("voices", quota.voices, voices["count"], None),
-        "models": QuotaUse("models", quota.model_pairs, own_models["count"], None),
-        "stored_bytes": QuotaUse("stored_bytes", quota.stored_bytes, stored, None),
+        "monthly_characters": QuotaUse(
+            "monthly_characters", quota.monthly_characters, counted["characters"], _next_month(now)
+        ),
+        "daily_tasks": QuotaUse("daily_tasks", quota.daily_tasks, counted["today"], day + timedelta(days=1)),
+        "concurrent_tasks": QuotaUse("concurrent_tasks", quota.concurrent_tasks, active, None),
+        "stored_bytes": QuotaUse("stored_bytes", quota.stored_bytes, row.stored_bytes, None),
     }
+
+
+def _storage_uses(tenant: Tenant, quota: Quota) -> dict[str, QuotaUse]:
+    voices = Speaker.objects.filter(tenant=tenant, deleted_at__isnull=True).count()
+    own_models = SynthesisModel.objects.filter(tenant=tenant).count()
+    return {
+        "voices": QuotaUse("voices", quota.voices, voices, None),
+        "models": QuotaUse("models", quota.model_pairs, own_models, None),
+    }
+
+
+def usage(tenant: Tenant) -> dict[str, QuotaUse]:
+    """Every quota with its current use: five queries, whatever the tenant's history."""
+    row, quota = _totals(tenant, locked=False)
+    uses = {**_tasks_uses(tenant, row, quota), **_storage_uses(tenant, quota)}
+    order = ("monthly_characters", "daily_tasks", "concurrent_tasks", "voices", "models", "stored_bytes")
+    return {name: uses[name] for name in order}
 
 
 def _refuse(use: QuotaUse, requested: int) -> None:
@@ -92,34 +116,35 @@ def _refuse(use: QuotaUse, requested: int) -> None:
     )
 
 
-def lock(tenant: Tenant) -> Quota:
-    """Take the tenant's quota lock for the rest of the current transaction."""
-    quota_for(tenant)
-    return Quota.objects.select_for_update().get(tenant=tenant)
-
-
 def reserve_tasks(tenant: Tenant, *, tasks: int, characters: int) -> None:
-    """Refuse unless ``tasks`` more tasks of ``characters`` in all fit. Call inside the
-    transaction that creates them."""
-    uses = usage(tenant, lock(tenant))
+    """Refuse unless ``tasks`` more tasks of ``characters`` in all fit, else count them.
+    Call inside the transaction that creates them."""
+    row, quota = _totals(tenant, locked=True)
+    uses = _tasks_uses(tenant, row, quota)
     for name, requested in (("monthly_characters", characters), ("daily_tasks", tasks), ("concurrent_tasks", tasks)):
         if uses[name].used + requested > uses[name].limit:
             _refuse(uses[name], requested)
     if uses["stored_bytes"].used >= uses["stored_bytes"].limit:
         _refuse(uses["stored_bytes"], 0)
+    counters.tasks_created(tenant, tasks=tasks, characters=characters)
+
+
+def _reserve_stored(tenant: Tenant, *, kind: str, size: int) -> None:
+    row, quota = _totals(tenant, locked=True)
+    use = _storage_uses(tenant, quota)[kind]
+    if use.used + 1 > use.limit:
+        _refuse(use, 1)
+    stored = QuotaUse("stored_bytes", quota.stored_bytes, row.stored_bytes, None)
+    if stored.used + size > stored.limit:
+        _refuse(stored, size)
+    counters.stored_bytes_changed(tenant.id, size)
 
 
 def reserve_voice(tenant: Tenant, *, size: int) -> None:
-    uses = usage(tenant, lock(tenant))
-    if uses["voices"].used + 1 > uses["voices"].limit:
-        _refuse(uses["voices"], 1)
-    if uses["stored_bytes"].used + size > uses["stored_bytes"].limit:
-        _refuse(uses["stored_bytes"], size)
+    """Refuse unless one more voice of ``size`` bytes fits, else count its bytes. Call inside
+    the transaction that creates it."""
+    _reserve_stored(tenant, kind="voices", size=size)
 
 
 def reserve_model(tenant: Tenant, *, size: int) -> None:
-    uses = usage(tenant, lock(tenant))
-    if uses["models"].used + 1 > uses["models"].limit:
-        _refuse(uses["models"], 1)
-    if uses["stored_bytes"].used + size > uses["stored_bytes"].limit:
-        _refuse(uses["stored_bytes"], size)
+    _reserve_stored(tenant, kind="models", size=size)

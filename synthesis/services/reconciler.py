@@ -26,6 +26,7 @@ from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -33,6 +34,7 @@ from sovits_site.errors import ApiError
 from synthesis import dispatch, operations, webhooks
 from synthesis.events import publish_task
 from synthesis.models import ModelStatus, Speaker, SpeakerStatus, SynthesisModel, Task, TaskStatus
+from synthesis.services import usage
 from synthesis.services.subject_requests import abandoned_before
 from synthesis.services.tasks import lease_cutoff, task_job
 from tenants.models import SubjectRequest
@@ -102,9 +104,12 @@ def _settle(task: Task) -> int:
         if task.callback_url:
             fields["webhook_due_at"] = now
     # Conditional on the claim we saw: a worker that claims it meanwhile wins.
-    settled = Task.objects.filter(id=task.id, status=TaskStatus.PROCESSING, attempts=task.attempts).update(
-        finished_at=now, updated_at=now, heartbeat_at=None, worker="", **fields
-    )
+    with transaction.atomic():
+        settled = Task.objects.filter(id=task.id, status=TaskStatus.PROCESSING, attempts=task.attempts).update(
+            finished_at=now, updated_at=now, heartbeat_at=None, worker="", **fields
+        )
+        if settled:
+            usage.task_finished(task, fields["status"])
     if settled:
         task.refresh_from_db()
         publish_task(task)

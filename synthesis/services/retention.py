@@ -94,13 +94,13 @@ def _older(path: Path, than: float) -> bool:
 
 
 def _task_delete(task: Task) -> bool:
-    """Delete the task, counting it in the usage archive in the same transaction. False
-    if another purge got there first, so nothing is counted twice."""
+    """Delete the task, taking its result's bytes off the tenant's total in the same
+    transaction (its characters stay counted). False if another purge got there first."""
     with transaction.atomic():
         _, deleted = Task.objects.filter(id=task.id).delete()
         if not deleted.get(Task._meta.label):
             return False
-        usage.archive(task)
+        usage.stored_bytes_changed(task.tenant_id, -task.result_bytes)
         IdempotencyRecord.objects.filter(resource_id=task.id).delete()
     if task.result_key:  # after the commit: a failed deletion leaves an orphan, never a dangling row
         storage.delete(object_key=task.result_key)
@@ -129,7 +129,9 @@ def purge(*, region: str | None = None, dry_run: bool = False, now: datetime | N
     for model in _failed_models(now, tenants):  # uploads that never became usable: their files go
         report.failed_models.append(str(model.id))
         if not dry_run:
-            SynthesisModel.objects.filter(id=model.id).delete()
+            with transaction.atomic():
+                if SynthesisModel.objects.filter(id=model.id).delete()[0]:
+                    usage.stored_bytes_changed(model.tenant_id, -model.stored_bytes)
             for key in (model.gpt_key, model.sovits_key):
                 storage.delete(object_key=key)
     stale = IdempotencyRecord.objects.filter(

@@ -17,6 +17,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -32,6 +33,7 @@ from synthesis.engines.base import (
 )
 from synthesis.events import publish_task
 from synthesis.models import Task, TaskStatus
+from synthesis.services import usage
 from synthesis.services.models import model_load_failed, model_too_large
 from synthesis.services.tasks import lease_cutoff, task_enqueue, task_job
 
@@ -92,7 +94,12 @@ def _finish(task: Task, **fields) -> bool:
     status = fields.get("status")
     if task.callback_url and status in (TaskStatus.DONE, TaskStatus.FAILED):
         fields["webhook_due_at"] = now
-    if not Task.objects.filter(_mine(task)).update(finished_at=now, updated_at=now, heartbeat_at=None, **fields):
+    with transaction.atomic():
+        ended = Task.objects.filter(_mine(task)).update(finished_at=now, updated_at=now, heartbeat_at=None, **fields)
+        if ended:
+            usage.task_finished(task, status, duration_seconds=fields.get("duration_seconds"),
+                                result_bytes=fields.get("result_bytes", 0))  # fmt: skip
+    if not ended:
         logger.warning("task %s was taken over by another claim; dropping this attempt's outcome", task.id)
         task.refresh_from_db()
         return False

@@ -17,7 +17,7 @@ from synthesis.engines import EngineInfo, engine_info
 from synthesis.engines.base import ModelTooLarge, ModelUnavailable, ReferenceUnusable, UnsupportedLanguage
 from synthesis.languages import LANGUAGES
 from synthesis.models import Speaker, SpeakerStatus
-from synthesis.services import quotas
+from synthesis.services import quotas, usage
 from synthesis.services.models import model_for_voice, model_load_failed, model_too_large
 from tenants.models import Tenant
 from tenants.services import audit_record
@@ -181,7 +181,9 @@ def speaker_delete(*, speaker: Speaker, actor=None, ip: str | None = None) -> No
     tasks for the voice fail when a worker reaches them.
     """
     speaker.deleted_at = timezone.now()
-    speaker.save(update_fields=["deleted_at"])
+    if not Speaker.objects.filter(id=speaker.id, deleted_at__isnull=True).update(deleted_at=speaker.deleted_at):
+        return  # deleted by a concurrent request: counted and audited there
+    usage.stored_bytes_changed(speaker.tenant_id, -speaker.reference_bytes)
     audit_record(tenant=speaker.tenant, actor=actor, action="voice.deleted", target=str(speaker.id), ip=ip,
                  details={"name": speaker.name})  # fmt: skip
     object_keys = [key for key in (speaker.reference_key, speaker.profile_key) if key]

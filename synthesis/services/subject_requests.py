@@ -29,6 +29,7 @@ from django.utils import timezone
 from sovits_site.errors import ApiError
 from synthesis import dispatch, results, storage
 from synthesis.models import Speaker, Task
+from synthesis.services import usage
 from tenants.models import SubjectRequest, Tenant
 from tenants.services import audit_record
 
@@ -159,12 +160,16 @@ def _erase_voices(tenant: Tenant, speaker_ids: list) -> None:
     for task in _subject_tasks(tenant, speaker_ids):
         if task.result_key:
             storage.delete(object_key=task.result_key)
-        task.delete()
+        with transaction.atomic():
+            if Task.objects.filter(id=task.id).delete()[0]:
+                usage.stored_bytes_changed(tenant.id, -task.result_bytes)
     for speaker in Speaker.objects.filter(tenant=tenant, id__in=speaker_ids):
         for key in (speaker.reference_key, speaker.profile_key):
             if key:
                 storage.delete(object_key=key)
-        speaker.delete()
+        with transaction.atomic():
+            if Speaker.objects.filter(id=speaker.id).delete()[0] and speaker.deleted_at is None:
+                usage.stored_bytes_changed(tenant.id, -speaker.reference_bytes)
 
 
 def _erase_tenant(tenant: Tenant) -> None:

@@ -30,7 +30,7 @@ from synthesis.models import (
 from synthesis.results import OPUS_RATES, SAMPLE_RATES
 from synthesis.safe_http import BlockedAddress, check_url
 from synthesis.selectors import speaker_get
-from synthesis.services import quotas
+from synthesis.services import quotas, usage
 from tenants import dpa
 from tenants.models import Tenant
 
@@ -198,9 +198,13 @@ def task_cancel(*, task: Task) -> Task:
     PROCESSING on a live worker: it stops at its next sentence."""
     now = timezone.now()
     abandoned = Q(status=TaskStatus.PROCESSING) & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=lease_cutoff()))
-    if Task.objects.filter(Q(status=TaskStatus.PENDING) | abandoned, id=task.id).update(
-        status=TaskStatus.CANCELLED, finished_at=now, updated_at=now, worker="", heartbeat_at=None
-    ):
+    with transaction.atomic():
+        cancelled = Task.objects.filter(Q(status=TaskStatus.PENDING) | abandoned, id=task.id).update(
+            status=TaskStatus.CANCELLED, finished_at=now, updated_at=now, worker="", heartbeat_at=None
+        )
+        if cancelled:
+            usage.task_finished(task, TaskStatus.CANCELLED)
+    if cancelled:
         task.refresh_from_db()
         publish_task(task)
         return task

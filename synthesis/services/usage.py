@@ -1,8 +1,15 @@
-"""Usage history: live tasks plus what the retention purge archived as counts.
+"""Usage counters: kept where the rows they count are written, read in constant time.
 
-A 7-day policy deletes tasks long before the month (or a 30-day chart) is over;
-the purge therefore adds each task it deletes to :class:`PurgedUsage`, in the
-transaction that deletes it, and every count here is live rows + that archive.
+Every write that changes what a tenant has used updates a counter in the same
+transaction: creating tasks adds to the day's :class:`DailyUsage` row, finishing
+one counts it done or failed and gives the characters of failed and cancelled
+tasks back, and storing or deleting a result, a voice or a model moves
+:class:`TenantUsage.stored_bytes`. Nothing here aggregates a tenant's history,
+and the retention purge (which deletes tasks, not counters) cannot make a tenant
+forget its month.
+
+Lock order, to stay clear of deadlocks: a writer that touches both takes the
+``TenantUsage`` row before a ``DailyUsage`` row.
 """
 
 from __future__ import annotations
@@ -13,27 +20,48 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from synthesis.models import PurgedUsage, Task, TaskStatus
+from synthesis.models import DailyUsage, Speaker, SynthesisModel, Task, TaskStatus, TenantUsage
 from tenants.models import Tenant
 
 REFUNDED = (TaskStatus.FAILED, TaskStatus.CANCELLED)  # their characters are given back
 
 
-def archive(task: Task) -> None:
-    """Count ``task`` (finished, about to be deleted) in the archive of its day."""
-    row, _ = PurgedUsage.objects.get_or_create(tenant_id=task.tenant_id, day=task.created_at.date())
-    PurgedUsage.objects.filter(pk=row.pk).update(
-        tasks=F("tasks") + 1,
-        tasks_done=F("tasks_done") + int(task.status == TaskStatus.DONE),
-        tasks_failed=F("tasks_failed") + int(task.status == TaskStatus.FAILED),
-        characters=F("characters") + (0 if task.status in REFUNDED else task.characters),
-        audio_seconds=F("audio_seconds") + (task.duration_seconds or 0),
-    )
+def tasks_created(tenant: Tenant, *, tasks: int, characters: int) -> None:
+    """Count new tasks on today's row. Call under the tenant's lock (``quotas.reserve_tasks``),
+    which makes the update-or-create below free of races."""
+    day = timezone.now().date()
+    fields = {"tasks": F("tasks") + tasks, "characters": F("characters") + characters}
+    if not DailyUsage.objects.filter(tenant=tenant, day=day).update(**fields):
+        DailyUsage.objects.create(tenant=tenant, day=day, tasks=tasks, characters=characters)
 
 
-def archived(tenant: Tenant, since: date) -> dict[str, int]:
-    """Tasks, done tasks and charged characters the purge archived from ``since`` on."""
-    return PurgedUsage.objects.filter(tenant=tenant, day__gte=since).aggregate(
+def task_finished(task: Task, status: str, *, duration_seconds: float | None = None, result_bytes: int = 0) -> None:
+    """Count ``task`` as having just ended in ``status``. Call in the transaction whose
+    conditional update moved it out of PENDING/PROCESSING, and only when that update
+    matched, so that no task is counted twice."""
+    if result_bytes:
+        stored_bytes_changed(task.tenant_id, result_bytes)
+    fields = {}
+    if status == TaskStatus.DONE:
+        fields = {"tasks_done": F("tasks_done") + 1, "audio_seconds": F("audio_seconds") + (duration_seconds or 0)}
+    elif status == TaskStatus.FAILED:
+        fields = {"tasks_failed": F("tasks_failed") + 1}
+    if status in REFUNDED:
+        fields["characters"] = F("characters") - task.characters
+    if fields:
+        DailyUsage.objects.filter(tenant_id=task.tenant_id, day=task.created_at.date()).update(**fields)
+
+
+def stored_bytes_changed(tenant_id, delta: int) -> None:
+    """Add ``delta`` (negative when something is deleted) to the tenant's stored bytes."""
+    if delta and not TenantUsage.objects.filter(tenant_id=tenant_id).update(stored_bytes=F("stored_bytes") + delta):
+        TenantUsage.objects.get_or_create(tenant_id=tenant_id, defaults={"stored_bytes": stored_bytes(tenant_id)})
+
+
+def since(tenant: Tenant, first: date) -> dict[str, int]:
+    """Tasks, done tasks and charged characters created from ``first`` on (at most a
+    month of rows)."""
+    return DailyUsage.objects.filter(tenant=tenant, day__gte=first).aggregate(
         tasks=Coalesce(Sum("tasks"), 0), done=Coalesce(Sum("tasks_done"), 0), characters=Coalesce(Sum("characters"), 0)
     )
 
@@ -46,25 +74,62 @@ def daily(tenant: Tenant, *, days: int = 30) -> list[dict]:
         first + timedelta(days=n): {"tasks": 0, "done": 0, "failed": 0, "characters": 0, "audio_seconds": 0.0}
         for n in range(days)
     }
+    for row in DailyUsage.objects.filter(tenant=tenant, day__gte=first, day__lte=today):
+        series[row.day] = {
+            "tasks": row.tasks,
+            "done": row.tasks_done,
+            "failed": row.tasks_failed,
+            "characters": row.characters,
+            "audio_seconds": round(row.audio_seconds, 3),
+        }
+    return [{"day": day.isoformat(), **counts} for day, counts in series.items()]
+
+
+def stored_bytes(tenant_id) -> int:
+    """What the tenant stores, summed from the rows themselves (for ``recount``, not the hot path)."""
+    results = Task.objects.filter(tenant_id=tenant_id).aggregate(n=Coalesce(Sum("result_bytes"), 0))["n"]
+    voices = Speaker.objects.filter(tenant_id=tenant_id, deleted_at__isnull=True).aggregate(
+        n=Coalesce(Sum("reference_bytes"), 0)
+    )["n"]
+    models = SynthesisModel.objects.filter(tenant_id=tenant_id).aggregate(n=Coalesce(Sum("stored_bytes"), 0))["n"]
+    return results + voices + models
+
+
+def recount(tenant: Tenant) -> dict:
+    """Rebuild the counters from the rows where the rows are complete: stored bytes always,
+    and the days inside the tenant's retention window (the purge has deleted nothing there).
+    For repairs after hand-made changes to the database; returns what changed."""
+    changed = {}
+    total = stored_bytes(tenant.id)
+    row, _ = TenantUsage.objects.get_or_create(tenant=tenant)
+    if row.stored_bytes != total:
+        changed["stored_bytes"] = (row.stored_bytes, total)
+        TenantUsage.objects.filter(tenant=tenant).update(stored_bytes=total)
+    first = timezone.now().date() - timedelta(days=tenant.retention_days - 1)
     live = (
         Task.objects.filter(tenant=tenant, created_at__date__gte=first)
         .annotate(day=TruncDate("created_at"))
         .values("day")
         .annotate(
             tasks=Count("id"),
-            done=Count("id", filter=Q(status=TaskStatus.DONE)),
-            failed=Count("id", filter=Q(status=TaskStatus.FAILED)),
+            tasks_done=Count("id", filter=Q(status=TaskStatus.DONE)),
+            tasks_failed=Count("id", filter=Q(status=TaskStatus.FAILED)),
             characters=Coalesce(Sum("characters", filter=~Q(status__in=REFUNDED)), 0),
             audio_seconds=Coalesce(Sum("duration_seconds"), 0.0),
         )
     )
-    for row in live:
-        _add(series[row["day"]], row)
-    for row in PurgedUsage.objects.filter(tenant=tenant, day__gte=first).values():
-        _add(series[row["day"]], {**row, "done": row["tasks_done"], "failed": row["tasks_failed"]})
-    return [{"day": day.isoformat(), **counts} for day, counts in series.items()]
-
-
-def _add(into: dict, row: dict) -> None:
-    for name in into:
-        into[name] += row[name]
+    counted = {row.day: row for row in DailyUsage.objects.filter(tenant=tenant, day__gte=first)}
+    for day_counts in live:
+        day = day_counts.pop("day")
+        row = counted.pop(day, None)
+        day_counts["audio_seconds"] = round(day_counts["audio_seconds"], 3)
+        now = {name: getattr(row, name) for name in day_counts} if row else None
+        if now is not None:
+            now["audio_seconds"] = round(now["audio_seconds"], 3)
+        if now != day_counts:
+            changed[day.isoformat()] = (now, day_counts)
+            DailyUsage.objects.update_or_create(tenant=tenant, day=day, defaults=day_counts)
+    for day, row in counted.items():  # counters of days that have no task left
+        changed[day.isoformat()] = (row.tasks, 0)
+        row.delete()
+    return changed

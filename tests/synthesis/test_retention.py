@@ -10,6 +10,7 @@ from django.utils import timezone
 from synthesis import storage
 from synthesis.models import Speaker, Task, TaskStatus
 from synthesis.services.retention import purge
+from synthesis.services.runner import task_run
 from tests.conftest import wait_for_task
 
 
@@ -80,25 +81,29 @@ def test_purged_tasks_still_count_in_the_monthly_quota_and_usage(tenant_a):
     """A 7-day policy must not hand back the characters of tasks it purged mid-month."""
     tenant_a.tenant.retention_days = 7
     tenant_a.tenant.save()
-    voice = tenant_a.ready_voice()
-    done, failed = (tenant_a.create_task(voice, text=text).json()["id"] for text in ("Twelve chars", "Not charged."))
-    month_start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    Task.objects.filter(id=done).update(status=TaskStatus.DONE, created_at=month_start, duration_seconds=1.5)
-    Task.objects.filter(id=failed).update(status=TaskStatus.FAILED, created_at=month_start)
+    voice, doomed = tenant_a.ready_voice(), tenant_a.ready_voice(name="doomed")
+    done = tenant_a.create_task(voice, text="Twelve chars").json()["id"]
+    failed = tenant_a.create_task(doomed, text="Not charged.").json()["id"]
+    tenant_a.client.delete(f"/api/v1/speakers/{doomed}")
+    task_run(task_id=done)  # what the worker runs: DONE
+    task_run(task_id=failed)  # its voice is gone: FAILED, characters given back
+    statuses = dict(Task.objects.filter(id__in=[done, failed]).values_list("id", "status"))
+    assert sorted(statuses.values()) == [TaskStatus.DONE, TaskStatus.FAILED]
     before = tenant_a.client.get("/api/v1/usage").json()
+    seconds = Task.objects.get(id=done).duration_seconds
 
-    report = purge(now=month_start + timedelta(days=8))
+    report = purge(now=timezone.now() + timedelta(days=8))
 
     assert sorted(report.tasks) == sorted([done, failed])
     after = tenant_a.client.get("/api/v1/usage").json()
     assert after["quotas"]["monthly_characters"]["used"] == before["quotas"]["monthly_characters"]["used"] == 12
     assert (after["characters"], after["tasks"], after["tasks_done"]) == (12, 2, 1)
-    daily = {day["day"]: day for day in after["daily"]}
-    first = month_start.date().isoformat()
-    if first in daily:  # inside the 30-day window, except on a month's 31st
-        expected = {"day": first, "tasks": 2, "done": 1, "failed": 1, "characters": 12, "audio_seconds": 1.5}
-        assert daily[first] == expected
-    assert purge(now=month_start + timedelta(days=8)).tasks == []  # nothing counted twice
+    today = after["daily"][-1]
+    expected = {"day": timezone.now().date().isoformat(), "tasks": 2, "done": 1, "failed": 1, "characters": 12,
+                "audio_seconds": round(seconds, 3)}  # fmt: skip
+    assert today == expected
+    assert after["quotas"]["stored_bytes"]["used"] < before["quotas"]["stored_bytes"]["used"]  # the result went
+    assert purge(now=timezone.now() + timedelta(days=8)).tasks == []  # nothing counted twice
     assert tenant_a.client.get("/api/v1/usage").json()["characters"] == 12
 
 
