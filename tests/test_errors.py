@@ -88,3 +88,24 @@ def test_the_request_id_is_echoed(tenant_a):
 def test_every_catalogue_code_is_documented_with_its_status():
     documented = dict(re.findall(r"^\| `([A-Z_]+)` \| (\d{3}) \|", DOCS.read_text(), flags=re.MULTILINE))
     assert documented == {code: str(entry.status) for code, entry in CATALOGUE.items()}
+
+
+def test_the_rate_limit_holds_across_concurrent_requests(tenant_a, live_server):
+    """The count is one atomic Redis increment: 20 requests at once against a limit of 5
+    (the key already used once) let exactly 4 through."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    def get(_) -> int:
+        response = httpx.get(f"{live_server.url}/api/v1/speakers", headers={"X-API-Key": tenant_a.key}, timeout=30)
+        return response.status_code
+
+    assert get(0) == 200
+    quota = tenant_a.tenant.quota
+    quota.requests_per_minute = 5
+    quota.save()
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(get, range(20)))
+    assert statuses.count(200) == 4, statuses
+    assert statuses.count(429) == 16

@@ -178,3 +178,15 @@ def test_sentences_split_on_each_languages_punctuation(text, expected):
 def test_reference_fixture_is_real_speech():
     samples, rate = sf.read(REFERENCE, dtype="float32")
     assert speech_seconds(samples, rate) > 2
+
+
+def test_the_speaker_embedding_is_resemblyzers_own():
+    """Scoring builds its mel filter bank once; the embedding must stay the library's, bit for bit."""
+    from resemblyzer import preprocess_wav
+
+    samples, rate = sf.read(REFERENCE, dtype="float32")
+    ours = speaker_embedding.embed(samples, rate)
+    wav = preprocess_wav(soxr.resample(samples, rate, speaker_embedding.EMBEDDING_RATE).astype(np.float32))
+    theirs = speaker_embedding._get_encoder().embed_utterance(wav)
+    assert ours.shape == (256,)
+    assert np.allclose(ours, theirs, atol=1e-6)
