@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import ctypes
 import fcntl
+import http.client
 import os
 import shlex
 import shutil
@@ -255,20 +256,20 @@ def _rpc(run: Path) -> xmlrpc.client.ServerProxy:
 
 def _start_services(run: Path, names: list[str], supervisord: subprocess.Popen, env: dict[str, str], stopping) -> None:
     """Start the programs once Redis answers (the embedded one may still be loading its data)."""
-    rpc = _rpc(run)
     deadline = time.monotonic() + 60
     while not stopping():
         if supervisord.poll() is not None:
             raise SystemExit("[stack] supervisord exited during start-up")
         try:
             if "redis" not in names or _redis_answers(env):
+                rpc = _rpc(run)  # a fresh connection each try: a failed one cannot send again
                 for name in names:
                     if name != "redis":
                         # Already started (a retry of this loop) or failing (supervisord retries it): fine.
                         with contextlib.suppress(xmlrpc.client.Fault):
                             rpc.supervisor.startProcess(name, False)
                 return
-        except (OSError, xmlrpc.client.Error):
+        except (OSError, xmlrpc.client.Error, http.client.HTTPException):
             pass  # supervisord's socket not up yet
         if time.monotonic() > deadline:
             raise SystemExit("[stack] supervisord or the embedded Redis did not start within a minute")
