@@ -103,6 +103,20 @@ def _worker_shutdown_ms(env: dict[str, str]) -> str:
     return str((int(env["WORKER_SHUTDOWN_GRACE_SECONDS"]) + 10) * 1000)
 
 
+def _web_options(env: dict[str, str]) -> list[str]:
+    """gunicorn's worker class and logging. Sync workers (one request at a time per process)
+    measured best for this CPU-bound API (bench/api_throughput.py); threads serve slow clients.
+    An access line per request costs gunicorn, supervisord and the terminal about a tenth of
+    the machine at full load, so it is opt-in (ACCESS_LOG=1)."""
+    options = []
+    threads = int(env.get("WEB_THREADS") or 1)
+    if threads > 1:
+        options += ["--worker-class", "gthread", "--threads", str(threads)]
+    if env.get("ACCESS_LOG", "").lower() in {"1", "true", "yes", "on"}:
+        options += ["--access-logfile", "-"]
+    return options
+
+
 def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
     run = env["RUN_DIR"]
     python = str(BIN / "python")
@@ -145,10 +159,9 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 env["WEB_CONCURRENCY"],
                 "--limit-request-line",
                 "0",  # GPT-SoVITS clients send long texts in GET /tts query strings; Caddy still caps headers
-                "--access-logfile",
-                "-",
                 "--graceful-timeout",
                 "10",
+                *_web_options(env),
             ],
         ),
         ("ws", [str(BIN / "daphne"), "-u", f"{run}/daphne.sock", "sovits_site.asgi:application"]),

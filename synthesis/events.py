@@ -58,12 +58,13 @@ def task_state(task: Task) -> dict[str, Any]:
     return dict(TaskOutputSerializer(task).data)
 
 
-def publish_task(task: Task) -> None:
+def publish_task(task: Task, *, new: bool = False) -> None:
     """Tell live clients about the task's current state, without waiting: the message is
-    handed to this process's publisher thread. Never raises: a lost hint is fine."""
+    handed to this process's publisher thread. Never raises: a lost hint is fine. A ``new``
+    task goes to its tenant's group only (no one can follow its id yet)."""
     message: TaskUpdateMessage = {"type": "task.update", "tenant_id": str(task.tenant_id), "task": task_state(task)}
     try:
-        _publisher().put_nowait(message)
+        _publisher().put_nowait((message, new))
     except queue.Full:
         logger.warning("live events are backing up; task %s's update was dropped", task.id)
 
@@ -90,18 +91,19 @@ def _publisher() -> queue.Queue:
 def _drain(messages: queue.Queue) -> None:
     loop = asyncio.new_event_loop()
     while True:
-        message = messages.get()
+        message, new = messages.get()
         try:
-            loop.run_until_complete(_send(message))
+            loop.run_until_complete(_send(message, to_task_group=not new))
         except Exception:
             logger.warning("could not publish task %s to the channel layer", message["task"]["id"], exc_info=True)
         finally:
             messages.task_done()
 
 
-async def _send(message: TaskUpdateMessage) -> None:
+async def _send(message: TaskUpdateMessage, *, to_task_group: bool) -> None:
     layer = get_channel_layer()
-    await layer.group_send(task_group(message["task"]["id"]), message)
+    if to_task_group:
+        await layer.group_send(task_group(message["task"]["id"]), message)
     await layer.group_send(tenant_group(message["tenant_id"]), message)
 
 

@@ -69,10 +69,10 @@ def webhook_deliveries(*, task: Task) -> list[WebhookDelivery]:
 
 
 def task_get(*, tenant: Tenant, task_id: uuid.UUID | str) -> Task:
-    task = task_list(tenant=tenant).filter(id=task_id).first()
-    if task is None:
-        raise ApiError("NOT_FOUND", "Task not found", details={"task_id": str(task_id)})
-    return task
+    try:
+        return Task.objects.get(tenant=tenant, id=task_id)  # no ordering: one row by its key
+    except Task.DoesNotExist:
+        raise ApiError("NOT_FOUND", "Task not found", details={"task_id": str(task_id)}) from None
 
 
 def usage_this_month(*, tenant: Tenant) -> dict:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from tenants.key_cache import active_key
 from tenants.models import ApiKey, Membership, Tenant
 from tenants.services import API_KEY_PREFIX, api_key_digest
 
@@ -57,11 +58,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         if not secret.startswith(API_KEY_PREFIX):
             raise exceptions.AuthenticationFailed("Invalid API key")
-        api_key = (
-            ApiKey.objects.select_related("tenant")
-            .filter(digest=api_key_digest(secret), revoked_at__isnull=True)
-            .first()
-        )
+        api_key = active_key(api_key_digest(secret))
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid API key")
         now = timezone.now()
@@ -69,6 +66,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("This API key has expired")
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > _LAST_USED_RESOLUTION_SECONDS:
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            api_key.last_used_at = now
         # API keys are issued by owners and admins and act with member rights.
         return ApiKeyUser(api_key), TenantPrincipal(tenant=api_key.tenant, role="member", api_key=api_key)
 

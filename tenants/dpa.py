@@ -22,8 +22,17 @@ def accepted(tenant: Tenant) -> DpaAcceptance | None:
     return DpaAcceptance.objects.filter(tenant=tenant, version=current_version()).first()
 
 
+_accepted: set[tuple] = set()  # (tenant id, version) this process has seen accepted: never taken back
+
+
 def require_accepted(tenant: Tenant) -> None:
-    if accepted(tenant) is None:
+    """Refuse unless the tenant's owner accepted the current version (checked on every task
+    create, so a positive answer is remembered)."""
+    if (tenant.id, current_version()) in _accepted:
+        return
+    if accepted(tenant) is not None:
+        _accepted.add((tenant.id, current_version()))
+    else:
         raise ApiError(
             "DPA_NOT_ACCEPTED",
             f"The tenant's owner must accept the Data Processing Agreement (version {current_version()}) first",

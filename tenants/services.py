@@ -13,7 +13,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from tenants import keys
+from tenants import key_cache, keys
 from tenants.models import ApiKey, AuditEvent, Membership, Quota, Role, Tenant, default_scopes
 
 API_KEY_PREFIX = "sk_live_"
@@ -82,6 +82,7 @@ def api_key_revoke(*, api_key: ApiKey, actor=None, ip: str | None = None) -> Api
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        key_cache.forget(api_key.digest)
         audit_record(tenant=api_key.tenant, actor=actor, action="api_key.revoked", target=str(api_key.id), ip=ip)
     return api_key
 

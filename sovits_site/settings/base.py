@@ -322,6 +322,9 @@ WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0
 WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
 # Idempotency-Key records are kept (and honoured) this long.
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
+# How long a web worker trusts its copy of an API key (tenants.key_cache): a revocation
+# reaches every worker within this many seconds. 0 looks the key up on every request.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=2.0)
 # Items of a batch handed to the engine in one call.
 BATCH_ENGINE_SIZE = env.int("BATCH_ENGINE_SIZE", default=8)
 MAX_BATCH_REQUESTS = env.int("MAX_BATCH_REQUESTS", default=100)

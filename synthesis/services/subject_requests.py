@@ -30,7 +30,8 @@ from sovits_site.errors import ApiError
 from synthesis import dispatch, results, storage
 from synthesis.models import Speaker, Task
 from synthesis.services import usage
-from tenants.models import SubjectRequest, Tenant
+from tenants import key_cache
+from tenants.models import ApiKey, SubjectRequest, Tenant
 from tenants.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -175,6 +176,8 @@ def _erase_voices(tenant: Tenant, speaker_ids: list) -> None:
 def _erase_tenant(tenant: Tenant) -> None:
     # Crypto-shredding first: without its data key, no copy of the tenant's files can be read.
     Tenant.objects.filter(id=tenant.id).update(wrapped_data_key=b"")
+    for digest in ApiKey.objects.filter(tenant=tenant).values_list("digest", flat=True):
+        key_cache.forget(digest)
     root = storage.tenant_root(tenant)
     Task.objects.filter(tenant=tenant).delete()
     Speaker.objects.filter(tenant=tenant).delete()

@@ -182,7 +182,7 @@ def task_enqueue(task: Task, *, delay_seconds: float | None = None) -> bool:
 def _enqueue_task(task: Task) -> None:
     # Accepted even when the broker is down: the row is the truth, the reconciler sends it later.
     task_enqueue(task)
-    publish_task(task)
+    publish_task(task, new=True)
 
 
 def _enqueue_batch(batch: Batch, tasks: list[Task]) -> None:
@@ -190,7 +190,7 @@ def _enqueue_batch(batch: Batch, tasks: list[Task]) -> None:
     for job in sorted({task_job(task)[0] for task in tasks}):
         dispatch.send(job, batch.tenant.region, str(batch.id))
     for task in tasks:
-        publish_task(task)
+        publish_task(task, new=True)
 
 
 def task_cancel(*, task: Task) -> Task:
