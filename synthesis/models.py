@@ -287,12 +287,13 @@ class DailyUsage(models.Model):
 class TenantUsage(models.Model):
     """The tenant's running totals, and the row its quota-consuming writes lock.
 
-    ``stored_bytes`` (results, voice references, own models) changes in the same
-    transaction as the rows it counts; ``synthesis.services.usage.recount`` rebuilds it.
+    Both change in the same transactions as the rows they count;
+    ``synthesis.services.usage.recount`` rebuilds them from the rows.
     """
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="usage")
-    stored_bytes = models.BigIntegerField(default=0)
+    stored_bytes = models.BigIntegerField(default=0, help_text="Results, voice references and own models")
+    active_tasks = models.IntegerField(default=0, help_text="Tasks PENDING or PROCESSING")
 
     class Meta:
         verbose_name_plural = "tenant usage"

@@ -44,7 +44,8 @@ def count_existing(apps, schema_editor):
             )["n"]
             + SynthesisModel.objects.filter(tenant=tenant).aggregate(n=Coalesce(Sum("stored_bytes"), 0))["n"]
         )
-        TenantUsage.objects.update_or_create(tenant=tenant, defaults={"stored_bytes": stored})
+        active = Task.objects.filter(tenant=tenant, status__in=("PENDING", "PROCESSING")).count()
+        TenantUsage.objects.update_or_create(tenant=tenant, defaults={"stored_bytes": stored, "active_tasks": active})
 
 
 class Migration(migrations.Migration):
@@ -74,7 +75,8 @@ class Migration(migrations.Migration):
                         to="tenants.tenant",
                     ),
                 ),
-                ("stored_bytes", models.BigIntegerField(default=0)),
+                ("stored_bytes", models.BigIntegerField(default=0, help_text="Results, voice references and own models")),
+                ("active_tasks", models.IntegerField(default=0, help_text="Tasks PENDING or PROCESSING")),
             ],
             options={"verbose_name_plural": "tenant usage"},
         ),

@@ -164,6 +164,7 @@ def _erase_voices(tenant: Tenant, speaker_ids: list) -> None:
         with transaction.atomic():
             if Task.objects.filter(id=task.id).delete()[0]:
                 usage.stored_bytes_changed(tenant.id, -task.result_bytes)
+                usage.active_task_deleted(task)
     for speaker in Speaker.objects.filter(tenant=tenant, id__in=speaker_ids):
         for key in (speaker.reference_key, speaker.profile_key):
             if key:

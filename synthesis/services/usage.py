@@ -3,10 +3,10 @@
 Every write that changes what a tenant has used updates a counter in the same
 transaction: creating tasks adds to the day's :class:`DailyUsage` row, finishing
 one counts it done or failed and gives the characters of failed and cancelled
-tasks back, and storing or deleting a result, a voice or a model moves
-:class:`TenantUsage.stored_bytes`. Nothing here aggregates a tenant's history,
-and the retention purge (which deletes tasks, not counters) cannot make a tenant
-forget its month.
+tasks back (both also move :class:`TenantUsage.active_tasks`), and storing or
+deleting a result, a voice or a model moves :class:`TenantUsage.stored_bytes`.
+Nothing here aggregates a tenant's history, and the retention purge (which
+deletes tasks, not counters) cannot make a tenant forget its month.
 
 Lock order, to stay clear of deadlocks: a writer that touches both takes the
 ``TenantUsage`` row before a ``DailyUsage`` row.
@@ -24,11 +24,13 @@ from synthesis.models import DailyUsage, Speaker, SynthesisModel, Task, TaskStat
 from tenants.models import Tenant
 
 REFUNDED = (TaskStatus.FAILED, TaskStatus.CANCELLED)  # their characters are given back
+ACTIVE = (TaskStatus.PENDING, TaskStatus.PROCESSING)
 
 
 def tasks_created(tenant: Tenant, *, tasks: int, characters: int) -> None:
     """Count new tasks on today's row. Call under the tenant's lock (``quotas.reserve_tasks``),
     which makes the update-or-create below free of races."""
+    TenantUsage.objects.filter(tenant=tenant).update(active_tasks=F("active_tasks") + tasks)
     day = timezone.now().date()
     fields = {"tasks": F("tasks") + tasks, "characters": F("characters") + characters}
     if not DailyUsage.objects.filter(tenant=tenant, day=day).update(**fields):
@@ -39,8 +41,7 @@ def task_finished(task: Task, status: str, *, duration_seconds: float | None = N
     """Count ``task`` as having just ended in ``status``. Call in the transaction whose
     conditional update moved it out of PENDING/PROCESSING, and only when that update
     matched, so that no task is counted twice."""
-    if result_bytes:
-        stored_bytes_changed(task.tenant_id, result_bytes)
+    _totals_changed(task.tenant_id, stored_bytes=result_bytes, active_tasks=-1)
     fields = {}
     if status == TaskStatus.DONE:
         fields = {"tasks_done": F("tasks_done") + 1, "audio_seconds": F("audio_seconds") + (duration_seconds or 0)}
@@ -54,8 +55,22 @@ def task_finished(task: Task, status: str, *, duration_seconds: float | None = N
 
 def stored_bytes_changed(tenant_id, delta: int) -> None:
     """Add ``delta`` (negative when something is deleted) to the tenant's stored bytes."""
-    if delta and not TenantUsage.objects.filter(tenant_id=tenant_id).update(stored_bytes=F("stored_bytes") + delta):
-        TenantUsage.objects.get_or_create(tenant_id=tenant_id, defaults={"stored_bytes": stored_bytes(tenant_id)})
+    if delta:
+        _totals_changed(tenant_id, stored_bytes=delta)
+
+
+def active_task_deleted(task: Task) -> None:
+    """``task`` was deleted before it finished (erasure): it no longer counts as active."""
+    if task.status in ACTIVE:
+        _totals_changed(task.tenant_id, active_tasks=-1)
+
+
+def _totals_changed(tenant_id, **deltas: int) -> None:
+    fields = {name: F(name) + delta for name, delta in deltas.items() if delta}
+    if fields and not TenantUsage.objects.filter(tenant_id=tenant_id).update(**fields):
+        # No row yet (a tenant from before the counters): made from the rows, which already
+        # include this change.
+        TenantUsage.objects.get_or_create(tenant_id=tenant_id, defaults=totals_from_rows(tenant_id))
 
 
 def since(tenant: Tenant, first: date) -> dict[str, int]:
@@ -95,16 +110,25 @@ def stored_bytes(tenant_id) -> int:
     return results + voices + models
 
 
+def totals_from_rows(tenant_id) -> dict[str, int]:
+    """The tenant's totals summed from the rows (for repairs and first use, not the hot path)."""
+    return {
+        "stored_bytes": stored_bytes(tenant_id),
+        "active_tasks": Task.objects.filter(tenant_id=tenant_id, status__in=ACTIVE).count(),
+    }
+
+
 def recount(tenant: Tenant) -> dict:
-    """Rebuild the counters from the rows where the rows are complete: stored bytes always,
-    and the days inside the tenant's retention window (the purge has deleted nothing there).
+    """Rebuild the counters from the rows where the rows are complete: the tenant's totals
+    always, and the days inside the tenant's retention window (the purge has deleted nothing there).
     For repairs after hand-made changes to the database; returns what changed."""
     changed = {}
-    total = stored_bytes(tenant.id)
-    row, _ = TenantUsage.objects.get_or_create(tenant=tenant)
-    if row.stored_bytes != total:
-        changed["stored_bytes"] = (row.stored_bytes, total)
-        TenantUsage.objects.filter(tenant=tenant).update(stored_bytes=total)
+    totals = totals_from_rows(tenant.id)
+    row, _ = TenantUsage.objects.get_or_create(tenant=tenant, defaults=totals)
+    for name, value in totals.items():
+        if getattr(row, name) != value:
+            changed[name] = (getattr(row, name), value)
+    TenantUsage.objects.filter(tenant=tenant).update(**totals)
     first = timezone.now().date() - timedelta(days=tenant.retention_days - 1)
     live = (
         Task.objects.filter(tenant=tenant, created_at__date__gte=first)
