@@ -428,8 +428,7 @@ def direct(args, env: dict[str, str]) -> dict:
         results.encode(output.audio, output.sample_rate, output_format=args.format, sample_rate=None)
         t2 = time.perf_counter()
         if score:
-            with contextlib.suppress(ValueError):
-                speaker_embedding.cosine(speaker_embedding.embed(output.audio, output.sample_rate), embedding)
+            speaker_embedding.similarity(output.audio, output.sample_rate, embedding)
         t3 = time.perf_counter()
         with lock:
             timings["engine"] += t1 - t0

@@ -97,13 +97,14 @@ def _finish(task: Task, **fields) -> bool:
     with transaction.atomic():
         ended = Task.objects.filter(_mine(task)).update(finished_at=now, updated_at=now, heartbeat_at=None, **fields)
         if ended:
+            for name, value in {"finished_at": now, "updated_at": now, "heartbeat_at": None, **fields}.items():
+                setattr(task, name, value)  # what the row now holds: no need to read it back
             usage.task_finished(task, status, duration_seconds=fields.get("duration_seconds"),
                                 result_bytes=fields.get("result_bytes", 0))  # fmt: skip
     if not ended:
         logger.warning("task %s was taken over by another claim; dropping this attempt's outcome", task.id)
         task.refresh_from_db()
         return False
-    task.refresh_from_db()
     publish_task(task)
     if task.webhook_due_at is not None:
         webhooks.enqueue(task)
@@ -275,7 +276,7 @@ def _request_for(task: Task) -> tuple[SynthesisRequest, profiles.StoredProfile]:
 
 def _store(task: Task, output: SynthesisResult, stored: profiles.StoredProfile) -> None:
     try:
-        similarity = _similarity(output, stored)
+        similarity = speaker_embedding.similarity(output.audio, output.sample_rate, stored.embedding)
         data, rate = results.encode(
             output.audio, output.sample_rate, output_format=task.output_format, sample_rate=task.sample_rate
         )
@@ -296,11 +297,3 @@ def _store(task: Task, output: SynthesisResult, stored: profiles.StoredProfile) 
     )
     if not done:  # another claim superseded ours: one result file per task, theirs
         storage.delete(object_key=object_key)
-
-
-def _similarity(result: SynthesisResult, stored: profiles.StoredProfile) -> float | None:
-    try:
-        output = speaker_embedding.embed(result.audio, result.sample_rate)
-    except ValueError:  # too short to embed (a one-word text)
-        return None
-    return round(speaker_embedding.cosine(output, stored.embedding), 4)
