@@ -6,7 +6,7 @@ import uuid
 import pytest
 import soundfile as sf
 
-from synthesis import storage
+from synthesis import results, storage
 from synthesis.engines.embedded.engine import EmbeddedEngine
 from synthesis.models import Task, TaskStatus
 from synthesis.services.runner import task_run
@@ -136,3 +136,32 @@ def test_a_task_whose_voice_was_deleted_fails_cleanly(tenant_a, voice, worker):
     task = wait_for_task(task_id)
     assert task.status == TaskStatus.FAILED
     assert task.error["code"] == "NOT_FOUND"
+
+
+def test_the_written_out_task_representation_is_drfs_own(tenant_a, voice):
+    """TaskOutputSerializer renders by hand for speed; DRF's generic rendering of its declared
+    fields must give the same document for tasks in every shape."""
+    from rest_framework import serializers
+    from rest_framework.test import APIRequestFactory
+
+    from synthesis.api.tasks import TaskOutputSerializer
+
+    done = tenant_a.create_task(voice, text="Rendered twice.", params={"speed": 1.2}).json()["id"]
+    task_run(task_id=done)
+    pending = tenant_a.create_task(voice, output_format="ogg", sample_rate=24000).json()["id"]
+    batch = tenant_a.client.post("/api/v1/batches", {"requests": [{"speaker_id": voice, "text": "One."}]},
+                                 format="json").json()["tasks"][0]["id"]  # fmt: skip
+    failed = tenant_a.create_task(voice).json()["id"]
+    Task.objects.filter(id=failed).update(status=TaskStatus.FAILED, error={"code": "ENGINE_ERROR"})
+    request = APIRequestFactory().get("/api/v1/tasks")
+    for task_id in (done, pending, batch, failed):
+        serializer = TaskOutputSerializer(context={"request": request})
+        task = Task.objects.get(id=task_id)
+        fast, generic = serializer.to_representation(task), serializers.Serializer.to_representation(serializer, task)
+        # A signed URL carries the second it was made in: compare what it stands for.
+        urls = [fast.pop("result_url"), generic.pop("result_url")]
+        assert fast == generic
+        assert [url and results.task_id_from_token(url.rstrip("/").rsplit("/", 1)[-1]) for url in urls] == [
+            task_id if task.status == TaskStatus.DONE else None
+        ] * 2
+    assert Task.objects.get(id=done).status == TaskStatus.DONE  # result_url was exercised
