@@ -580,7 +580,7 @@ def main() -> None:
     parser.add_argument("--redis-db", type=int, default=7, help="Redis database number with --postgres (flushed)")
     parser.add_argument("--e2e", action="store_true", help="also tasks per second: stack against the engine alone")
     parser.add_argument("--no-api", action="store_true", help="skip the API part (with --e2e)")
-    parser.add_argument("--tasks", type=int, default=20, help="tasks of the --e2e part")
+    parser.add_argument("--tasks", type=int, default=60, help="tasks of the --e2e part")
     parser.add_argument("--format", default="wav", choices=("wav", "flac", "ogg", "mp3"), help="--e2e output format")
     parser.add_argument("--worker-threads", type=int, default=2, help="WORKER_THREADS of the stack's worker")
     parser.add_argument("--variants", default=",f3,m3", help="EMBEDDED_VARIANTS (profiling time only)")

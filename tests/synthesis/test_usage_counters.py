@@ -81,7 +81,8 @@ def test_the_repair_command_counts_rows_changed_by_hand(tenant_a, capsys):
     assert "alpha: counters match the rows" in capsys.readouterr().out
 
 
-def test_a_task_create_costs_the_same_with_a_long_history(tenant_a):
+def test_a_task_create_costs_the_same_with_a_long_history(tenant_a, settings):
+    settings.API_KEY_CACHE_SECONDS = 3600  # the key is looked up once, not again mid-test
     Quota.objects.filter(tenant=tenant_a.tenant).update(daily_tasks=10**6, concurrent_tasks=10**6)
     voice = tenant_a.ready_voice()
     tenant_a.create_task(voice)
@@ -95,7 +96,8 @@ def test_a_task_create_costs_the_same_with_a_long_history(tenant_a):
     assert tenant_a.client.get("/api/v1/usage").json()["tasks"] == 3003
 
 
-def test_reads_take_a_fixed_number_of_queries(tenant_a):
+def test_reads_take_a_fixed_number_of_queries(tenant_a, settings):
+    settings.API_KEY_CACHE_SECONDS = 3600  # the key is looked up once, not again mid-test
     voice = tenant_a.ready_voice()
     first = tenant_a.create_task(voice).json()["id"]
     batch = tenant_a.client.post("/api/v1/batches", {"requests": [
@@ -114,4 +116,7 @@ def test_reads_take_a_fixed_number_of_queries(tenant_a):
     _history(tenant_a, voice, 500)
     many = {name: len(_queries(read)) for name, read in reads.items()}
     assert many == few
-    assert max(few.values()) <= 8, few
+    # The key is known (trusted for API_KEY_CACHE_SECONDS), so these are the reads themselves:
+    # a row; a page and its count; a batch and its items; usage: counters, limits, voices,
+    # models, the month's and the 30 days' daily rows.
+    assert few == {"task": 1, "tasks": 2, "batch": 2, "usage": 6, "voices": 2}
