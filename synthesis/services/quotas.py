@@ -67,20 +67,29 @@ class _Totals:
     quota: Quota
 
 
+_LIMITS = ("monthly_characters", "daily_tasks", "concurrent_tasks", "voices", "model_pairs", "stored_bytes")
 # The hottest query of a task create, written once: the ORM spent about a millisecond
 # compiling its subqueries on every call, and the database a hundredth of that running it.
-_TOTALS_SQL = """
+_TOTALS_TEMPLATE = """
 SELECT u.stored_bytes, u.active_tasks,
        (SELECT COALESCE(SUM(d.characters), 0) FROM {daily} d WHERE d.tenant_id = u.tenant_id AND d.day >= %s),
-       (SELECT COALESCE(SUM(d.tasks), 0) FROM {daily} d WHERE d.tenant_id = u.tenant_id AND d.day = %s)
-FROM {usage} u WHERE u.tenant_id = %s
-""".format(daily=DailyUsage._meta.db_table, usage=TenantUsage._meta.db_table)  # noqa: S608, UP032 - our table names
+       (SELECT COALESCE(SUM(d.tasks), 0) FROM {daily} d WHERE d.tenant_id = u.tenant_id AND d.day = %s),
+       q.id, {limits}
+FROM {usage} u LEFT JOIN {quota} q ON q.tenant_id = u.tenant_id WHERE u.tenant_id = %s
+"""
+_NAMES = {
+    "daily": DailyUsage._meta.db_table,
+    "usage": TenantUsage._meta.db_table,
+    "quota": Quota._meta.db_table,
+    "limits": ", ".join(f"q.{name}" for name in _LIMITS),
+}
+_TOTALS_SQL = _TOTALS_TEMPLATE.format(**_NAMES)  # our own table and column names
 
 
 def _totals(tenant: Tenant, *, locked: bool) -> _Totals:
     """The tenant's counters, locking its usage row for the rest of the transaction if
     ``locked``: stored bytes, active tasks, the month's charged characters (at most 31
-    daily rows) and today's tasks in one query; then its limits."""
+    daily rows), today's tasks and its limits, in one query."""
     now = timezone.now()
     sql = _TOTALS_SQL
     if locked and connection.features.has_select_for_update_of:
@@ -100,7 +109,9 @@ def _totals(tenant: Tenant, *, locked: bool) -> _Totals:
     if row is None:  # a tenant from before the counters, or one created without them
         TenantUsage.objects.get_or_create(tenant=tenant, defaults=counters.totals_from_rows(tenant.id))
         return _totals(tenant, locked=locked)
-    return _Totals(*row, quota=quota_for(tenant))
+    counts, (quota_id, *limits) = row[:4], row[4:]
+    quota = Quota(id=quota_id, tenant=tenant, **dict(zip(_LIMITS, limits, strict=True))) if quota_id else None
+    return _Totals(*counts, quota=quota or quota_for(tenant))
 
 
 def _tasks_uses(row: _Totals) -> dict[str, QuotaUse]:

@@ -117,6 +117,6 @@ def test_reads_take_a_fixed_number_of_queries(tenant_a, settings):
     many = {name: len(_queries(read)) for name, read in reads.items()}
     assert many == few
     # The key is known (trusted for API_KEY_CACHE_SECONDS), so these are the reads themselves:
-    # a row; a page and its count; a batch and its items; usage: counters, limits, voices,
+    # a row; a page and its count; a batch and its items; usage: counters with limits, voices,
     # models, the month's and the 30 days' daily rows.
-    assert few == {"task": 1, "tasks": 2, "batch": 2, "usage": 6, "voices": 2}
+    assert few == {"task": 1, "tasks": 2, "batch": 2, "usage": 5, "voices": 2}

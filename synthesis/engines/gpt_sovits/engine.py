@@ -426,7 +426,7 @@ class GptSovitsEngine:
 
     def _run_batch(self, jobs: list[Job]) -> None:
         """The batcher's call: one request streamed alone (progress per segment), several in one
-        ``infer_batched``; if that fails (one item can crash the whole call), each runs alone."""
+        ``infer_batched``."""
         live = []
         for job in jobs:
             try:
@@ -435,17 +435,23 @@ class GptSovitsEngine:
                 live.append(job)
             except Exception as exc:
                 job.error = exc
-        if len(live) == 1:
-            self._run_alone(live[0])
-            return
-        if not live:
+        self._run_together(live)
+
+    def _run_together(self, live: list[Job]) -> None:
+        """One call for ``live``. One item can crash the library's whole batched call (an item
+        that ends at its first step does): then each half is tried, down to items alone, so
+        the items that did nothing wrong stay batched and only the bad one fails."""
+        if len(live) <= 1:
+            for job in live:
+                self._run_alone(job)
             return
         try:
             clips = self._infer_batched([job.item.request for job in live])
         except Exception as exc:
-            logger.warning("a batch of %d failed (%s); running each alone", len(live), type(exc).__name__)
-            for job in live:
-                self._run_alone(job)
+            logger.warning("a batch of %d failed (%s); trying each half", len(live), type(exc).__name__)
+            half = len(live) // 2
+            self._run_together(live[:half])
+            self._run_together(live[half:])
             return
         for job, clip in zip(live, clips, strict=True):
             try:
