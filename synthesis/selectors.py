@@ -17,11 +17,14 @@ def speaker_list(*, tenant: Tenant) -> QuerySet[Speaker]:
     return Speaker.objects.filter(tenant=tenant, deleted_at__isnull=True).order_by("-created_at")
 
 
-def speaker_get(*, tenant: Tenant, speaker_id: uuid.UUID | str) -> Speaker:
-    speaker = speaker_list(tenant=tenant).filter(id=speaker_id).first()
-    if speaker is None:
-        raise ApiError("NOT_FOUND", "Speaker not found", details={"speaker_id": str(speaker_id)})
-    return speaker
+def speaker_get(*, tenant: Tenant, speaker_id: uuid.UUID | str, with_transcript: bool = True) -> Speaker:
+    """One live voice by its key. Without ``with_transcript`` the encrypted reference text is
+    left undecrypted (read on access): what a task create needs, on every create."""
+    speakers = Speaker.objects.all() if with_transcript else Speaker.objects.defer("reference_text")
+    try:
+        return speakers.get(tenant=tenant, id=speaker_id, deleted_at__isnull=True)
+    except Speaker.DoesNotExist:
+        raise ApiError("NOT_FOUND", "Speaker not found", details={"speaker_id": str(speaker_id)}) from None
 
 
 def model_list(*, tenant: Tenant, engine: str | None = None) -> QuerySet[SynthesisModel]:

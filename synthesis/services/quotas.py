@@ -97,11 +97,10 @@ def _totals(tenant: Tenant, *, locked: bool) -> _Totals:
     elif locked and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
     # SQLite has no row locks: its transactions begin IMMEDIATE (settings), one writer at a time.
-    day_field, tenant_field = DailyUsage._meta.get_field("day"), TenantUsage._meta.pk
     params = [
-        day_field.get_db_prep_value(_month_start(now).date(), connection),
-        day_field.get_db_prep_value(now.date(), connection),
-        tenant_field.get_db_prep_value(tenant.id, connection),
+        counters.db_value(DailyUsage, "day", _month_start(now).date()),
+        counters.db_value(DailyUsage, "day", now.date()),
+        counters.db_value(TenantUsage, "tenant", tenant.id),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

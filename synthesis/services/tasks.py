@@ -90,7 +90,7 @@ def validate_request(
         raise ApiError(
             "VALIDATION_ERROR", details={"fields": {"sample_rate": [f"Opus needs one of {list(OPUS_RATES)}."]}}
         )
-    speaker = speaker_get(tenant=tenant, speaker_id=speaker_id)
+    speaker = speaker_get(tenant=tenant, speaker_id=speaker_id, with_transcript=False)
     if speaker.status != SpeakerStatus.READY:
         raise ApiError(
             "VOICE_NOT_READY",
