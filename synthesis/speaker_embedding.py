@@ -33,16 +33,19 @@ def _get_encoder():
 
 
 # Scoring a result: partials side by side instead of overlapping by half (Resemblyzer's
-# lowest rate), over at most the middle 12.8 s. About a third of the full embedding's cost
-# on a one-sentence result, and a bounded cost on a long one; the score moves by about 0.01.
+# lowest rate) and only whole ones, over at most the middle 6.4 s, and no voice-activity
+# trimming (our own output has no long silences to cut). A third of the full embedding's
+# cost on a one-sentence result, and a bounded cost on a long one.
 _SCORING_RATE = 1 / 1.6
-_SCORING_MAX_SECONDS = 12.8
+_SCORING_MAX_SECONDS = 6.4
 
 
 def embed(samples: np.ndarray, sample_rate: int, *, for_scoring: bool = False) -> np.ndarray:
     """A unit-length 256-d embedding of the voice in ``samples``: Resemblyzer's own, or with
     ``for_scoring`` its cheaper form for scoring results (see above)."""
     from resemblyzer import preprocess_wav
+    from resemblyzer.audio import normalize_volume
+    from resemblyzer.hparams import audio_norm_target_dBFS
 
     wav = samples.astype(np.float32)
     if for_scoring and wav.size > _SCORING_MAX_SECONDS * sample_rate:
@@ -50,10 +53,15 @@ def embed(samples: np.ndarray, sample_rate: int, *, for_scoring: bool = False) -
         wav = wav[middle - half : middle + half]
     if sample_rate != EMBEDDING_RATE:
         wav = soxr.resample(wav, sample_rate, EMBEDDING_RATE).astype(np.float32)
-    wav = preprocess_wav(wav)
+    if for_scoring:
+        wav = normalize_volume(wav, audio_norm_target_dBFS, increase_only=True)
+    else:
+        wav = preprocess_wav(wav)
     if wav.size < EMBEDDING_RATE // 4:
         raise ValueError("too little speech to embed")
-    return _embed_utterance(_get_encoder(), wav, rate=_SCORING_RATE if for_scoring else 1.3)
+    if for_scoring:  # whole partials only: a 3 s result is scored on one
+        return _embed_utterance(_get_encoder(), wav, rate=_SCORING_RATE, min_coverage=1.0)
+    return _embed_utterance(_get_encoder(), wav, rate=1.3, min_coverage=0.75)
 
 
 def similarity(samples: np.ndarray, sample_rate: int, reference: np.ndarray) -> float | None:
@@ -65,13 +73,13 @@ def similarity(samples: np.ndarray, sample_rate: int, reference: np.ndarray) -> 
     return round(cosine(output, reference), 4)
 
 
-def _embed_utterance(encoder, wav: np.ndarray, *, rate: float) -> np.ndarray:
+def _embed_utterance(encoder, wav: np.ndarray, *, rate: float, min_coverage: float) -> np.ndarray:
     """Resemblyzer's ``embed_utterance`` (the mean of 1.6 s partials' embeddings, L2-normed),
     with the mel filter bank built once: the library rebuilds it on every call, which was
     half the cost of scoring a short result."""
     import torch
 
-    wav_slices, mel_slices = encoder.compute_partial_slices(len(wav), rate=rate, min_coverage=0.75)
+    wav_slices, mel_slices = encoder.compute_partial_slices(len(wav), rate=rate, min_coverage=min_coverage)
     if wav_slices[-1].stop >= len(wav):
         wav = np.pad(wav, (0, wav_slices[-1].stop - len(wav)), "constant")
     mel = _mel_spectrogram(wav)

@@ -193,7 +193,7 @@ def test_the_speaker_embedding_is_resemblyzers_own():
 
 
 def test_scoring_a_result_costs_less_and_says_the_same():
-    """Results are scored on side-by-side partials over at most 12.8 s: the embedding stays
+    """Results are scored on side-by-side partials over at most 6.4 s: the embedding stays
     within a hair of the full one, on a short clip and on a long one."""
     for path in (REFERENCE, LONG_REFERENCE):
         samples, rate = sf.read(path, dtype="float32")
@@ -201,6 +201,6 @@ def test_scoring_a_result_costs_less_and_says_the_same():
         cheap = speaker_embedding.embed(samples, rate, for_scoring=True)
         assert speaker_embedding.cosine(full, cheap) > 0.97, path
     long_samples, rate = sf.read(LONG_REFERENCE, dtype="float32")
-    assert len(long_samples) / rate > 12.8  # so the cap was exercised
+    assert len(long_samples) / rate > 6.4  # so the cap was exercised
     assert speaker_embedding.similarity(long_samples, rate, full) > 0.97
     assert speaker_embedding.similarity(long_samples[: rate // 10], rate, full) is None  # 0.1 s: too short
