@@ -14,7 +14,8 @@ and a Redis database of its own, flushed). Quotas are set out of the way. Then:
   reads at 0.8 of /healthz, creates after 100k tasks at 0.9 of creates on an empty tenant.
 - ``--e2e``: tasks per second through the stack (workers running, tasks submitted at
   once, from the first submit to the last DONE) against the embedded engine alone on
-  the same texts and voice in this process, before the stack starts (target 0.9).
+  the same texts and voice in this process, before the stack starts (target 0.9);
+  ``--texts short`` (one to three sentences, the default) or ``paragraphs``.
   ``--e2e --no-api`` runs this part alone.
 
 Prints JSON on stdout, progress on stderr. Needs ``wrk``. Run:
@@ -50,12 +51,30 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VOICE = ROOT / "tests" / "fixtures" / "voices" / "1688-142285-0000.flac"
 TEXT = "A short sentence for the benchmark."
-E2E_TEXTS = [
-    "Hello world.",
-    "The quick brown fox jumps over the lazy dog. It does so twice.",
-    "Good morning. Today we speak about three things. Then we stop.",
-    "One, two, three. And that is the end of it.",
-]
+E2E_TEXT_SETS = {
+    # One to three short sentences: where the stack's fixed cost per task weighs most.
+    "short": [
+        "Hello world.",
+        "The quick brown fox jumps over the lazy dog. It does so twice.",
+        "Good morning. Today we speak about three things. Then we stop.",
+        "One, two, three. And that is the end of it.",
+    ],
+    # A paragraph each, as narration and dubbing send them.
+    "paragraphs": [
+        "The museum opens at nine in the morning. Visitors can buy tickets at the door or online. "
+        "Guided tours start every hour from the main hall. Photography is allowed, but please turn off "
+        "the flash. The café on the second floor serves lunch until three.",
+        "Thank you for calling. All of our agents are busy at the moment. Your call is important to us, "
+        "and it will be answered in the order it was received. You can also reach us by email at any time. "
+        "Please stay on the line.",
+        "The river rose slowly through the night. By morning, the lower fields were under water and the "
+        "old bridge was closed. Farmers moved their animals to higher ground. Nobody was hurt, and the "
+        "water began to fall again by the evening.",
+        "To reset the device, hold the power button for ten seconds. The light will blink twice. Release "
+        "the button and wait for the light to turn green. If it turns red instead, unplug the device and "
+        "try again after a minute.",
+    ],
+}
 HUGE = str(10**9)
 POSTGRES = "127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379"
@@ -389,8 +408,9 @@ def _ratio(value: float, over: float, name: str) -> dict:
 
 
 def e2e_bodies(args) -> list[dict]:
-    return [{"speaker_id": None, "text": E2E_TEXTS[i % len(E2E_TEXTS)], "language": "en",
-             "output_format": args.format} for i in range(args.tasks)]  # fmt: skip
+    texts = E2E_TEXT_SETS[args.texts]
+    return [{"speaker_id": None, "text": texts[i % len(texts)], "language": "en", "output_format": args.format}
+            for i in range(args.tasks)]  # fmt: skip
 
 
 def direct(args, env: dict[str, str]) -> dict:
@@ -436,7 +456,7 @@ def direct(args, env: dict[str, str]) -> dict:
             timings["similarity"] += t3 - t2
         return output.duration
 
-    for text in E2E_TEXTS:  # warm up as the stack is warmed up: each text once (torch's first shapes are slow)
+    for text in E2E_TEXT_SETS[args.texts]:  # warm up as the stack is: each text once (torch's first shapes are slow)
         one(SynthesisRequest(text=text, language="en", profile=profile), score=True)
     figures = {}
     for threads in sorted({1, args.worker_threads}):
@@ -462,7 +482,8 @@ def direct(args, env: dict[str, str]) -> dict:
 def through_stack(args, api: httpx.Client, voice: str, var_dir: Path) -> dict:
     """The same texts as tasks of the voice, all submitted at once (as many threads as tasks), from
     the first submit to the last DONE (read from the tasks' own finished_at)."""
-    _finish(api, [_create(api, {"speaker_id": voice, "text": text, "language": "en"}) for text in E2E_TEXTS])
+    warm_up = [{"speaker_id": voice, "text": text, "language": "en"} for text in E2E_TEXT_SETS[args.texts]]
+    _finish(api, [_create(api, body) for body in warm_up])
     bodies = [{**body, "speaker_id": voice} for body in e2e_bodies(args)]
     with CpuWatch(var_dir) as cpu:
         first_submit = time.time()
@@ -581,6 +602,7 @@ def main() -> None:
     parser.add_argument("--e2e", action="store_true", help="also tasks per second: stack against the engine alone")
     parser.add_argument("--no-api", action="store_true", help="skip the API part (with --e2e)")
     parser.add_argument("--tasks", type=int, default=60, help="tasks of the --e2e part")
+    parser.add_argument("--texts", default="short", choices=sorted(E2E_TEXT_SETS), help="texts of the --e2e part")
     parser.add_argument("--format", default="wav", choices=("wav", "flac", "ogg", "mp3"), help="--e2e output format")
     parser.add_argument("--worker-threads", type=int, default=2, help="WORKER_THREADS of the stack's worker")
     parser.add_argument("--variants", default=",f3,m3", help="EMBEDDED_VARIANTS (profiling time only)")
@@ -637,7 +659,7 @@ def main() -> None:
                        key=lambda run: run["tasks_per_second"])  # fmt: skip
             same = alone["runs"][f"threads_{args.worker_threads}_engine_encode_similarity"]
             report["e2e"] = {
-                "texts": E2E_TEXTS,
+                "texts": args.texts,
                 "output_format": args.format,
                 "worker_threads": args.worker_threads,
                 "through_stack": stacked,
