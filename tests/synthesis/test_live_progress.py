@@ -177,3 +177,26 @@ def test_polling_clients_see_progress_on_the_row(tenant_a, voice, worker):
         time.sleep(0.05)
     assert 100 in seen
     assert seen <= set(range(101))
+
+
+def test_a_create_hands_its_event_to_the_publisher_thread(tenant_a, voice, monkeypatch,
+                                                          django_capture_on_commit_callbacks):  # fmt: skip
+    """The request does not wait on the channel layer: the event of a new task is sent by the
+    process's publisher thread, to the tenant's group only (nobody can follow its id yet)."""
+    import threading
+
+    from synthesis import events
+
+    sent = []
+    real_send = events._send
+
+    async def spy(message, *, to_task_group):
+        sent.append((threading.current_thread().name, message["task"]["id"], to_task_group))
+        await real_send(message, to_task_group=to_task_group)
+
+    assert events.flush()  # nothing of earlier tests still on its way
+    monkeypatch.setattr(events, "_send", spy)
+    with django_capture_on_commit_callbacks(execute=True):
+        task_id = tenant_a.create_task(voice).json()["id"]
+    assert events.flush()
+    assert sent == [("live-events", task_id, False)]
