@@ -53,10 +53,8 @@ def embed(samples: np.ndarray, sample_rate: int, *, for_scoring: bool = False) -
         wav = wav[middle - half : middle + half]
     if sample_rate != EMBEDDING_RATE:
         wav = soxr.resample(wav, sample_rate, EMBEDDING_RATE).astype(np.float32)
-    if for_scoring:
-        wav = normalize_volume(wav, audio_norm_target_dBFS, increase_only=True)
-    else:
-        wav = preprocess_wav(wav)
+    # Scoring: no voice-activity trimming (see above), only the library's loudness normalisation.
+    wav = normalize_volume(wav, audio_norm_target_dBFS, increase_only=True) if for_scoring else preprocess_wav(wav)
     if wav.size < EMBEDDING_RATE // 4:
         raise ValueError("too little speech to embed")
     if for_scoring:  # whole partials only: a 3 s result is scored on one
