@@ -16,6 +16,11 @@ class SpeakerAdmin(AuditedAdmin):
     exclude = ("reference_text",)
     readonly_fields = ("reference_key", "profile_key", "profile_engine", "reference_bytes", "duration_seconds")
 
+    def has_delete_permission(self, request, obj=None):
+        # Tenants delete voices (the API, the app) and erasure removes them: both keep the
+        # usage counters and the files in step; a row deleted here would do neither.
+        return False
+
 
 @admin.register(SynthesisModel)
 class SynthesisModelAdmin(AuditedAdmin):
@@ -27,6 +32,10 @@ class SynthesisModelAdmin(AuditedAdmin):
     fields = ("name", "engine", "gpt_path", "sovits_path", "is_default", "version", "status", "error", "checked_at")
     readonly_fields = ("version", "status", "error", "checked_at")
     actions = ("check_again",)
+
+    def has_delete_permission(self, request, obj=None):
+        # Base models only: a tenant's own model is deleted by the tenant (its files, its bytes).
+        return obj is not None and obj.tenant_id is None
 
     def save_model(self, request, obj, form, change):
         with transaction.atomic():
@@ -55,7 +64,15 @@ class TaskAdmin(AuditedAdmin):
     list_filter = ("status", "priority")
     exclude = ("text",)  # personal data: operators see the numbers, not the words
 
+    # Read-only: a task's status, characters and result are counted in the tenant's usage in
+    # the transactions that change them (synthesis.services.usage); an edit here would not be.
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -198,3 +198,21 @@ def test_operators_see_what_the_reconciler_recovered(operator, tenant_a, setting
     assert "answering" in page
     tasks = operator.get("/admin/synthesis/task/").content.decode()
     assert "gone:1" in tasks  # who held it, for the operator
+
+
+def test_what_the_usage_counters_count_is_not_edited_or_deleted_here(operator, tenant_a):
+    """Tasks are read-only and voices and tenant models are not deleted in the console: the
+    counters move in the services' transactions, which an admin form would bypass."""
+    from synthesis.models import Speaker, Task
+    from synthesis.services import usage
+
+    voice = tenant_a.ready_voice()
+    task_id = tenant_a.create_task(voice).json()["id"]
+    task_page = f"/admin/synthesis/task/{task_id}/change/"
+    assert operator.get(task_page).status_code == 200  # operators still see it
+    assert operator.post(task_page, {"status": "DONE", "characters": "1"}).status_code == 403
+    assert operator.post(f"/admin/synthesis/task/{task_id}/delete/", {"post": "yes"}).status_code == 403
+    assert operator.post(f"/admin/synthesis/speaker/{voice}/delete/", {"post": "yes"}).status_code == 403
+    assert Task.objects.filter(id=task_id, status="PENDING").exists()
+    assert Speaker.objects.filter(id=voice, deleted_at__isnull=True).exists()
+    assert usage.recount(tenant_a.tenant) == {}
