@@ -79,6 +79,9 @@ def _env() -> dict[str, str]:
     env.setdefault("WORKER_PROCESSES", "1")
     env.setdefault("WORKER_THREADS", "2")
     env.setdefault("WORKER_SHUTDOWN_GRACE_SECONDS", "20")
+    # Each worker thread runs its own task: numpy's OpenBLAS spreading every small product over
+    # all cores as well made scoring a result 3-4x slower (bench/api_throughput.py --e2e).
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env.setdefault("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))
     env["MAX_REQUEST_BYTES"] = str(int(env["MAX_UPLOAD_BYTES"]) + 1024 * 1024)
     env.setdefault("MODEL_MAX_BYTES", str(512 * 1024**2))
