@@ -48,6 +48,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# The engine alone runs as a worker does (deploy/stack.py): numpy's BLAS on one thread per task.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(ROOT))
 VOICE = ROOT / "tests" / "fixtures" / "voices" / "1688-142285-0000.flac"
 TEXT = "A short sentence for the benchmark."
