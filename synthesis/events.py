@@ -108,7 +108,7 @@ async def _send(message: TaskUpdateMessage, *, to_task_group: bool) -> None:
 
 
 def flush(timeout: float = 5.0) -> bool:
-    """Wait until this process's pending events are sent (tests, and a worker stopping)."""
+    """Wait until this process's pending events are sent (for tests)."""
     messages = _queue
     if messages is None or _owner_pid != os.getpid():
         return True

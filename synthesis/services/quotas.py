@@ -5,8 +5,8 @@ FOR UPDATE), reads the counters that ``synthesis.services.usage`` keeps, and
 inserts and counts in the same transaction. Concurrent requests of one tenant
 therefore queue on the lock and exactly as many fit as the limit allows; other
 tenants are not blocked. No check aggregates the tenant's history: the month is
-at most 31 counter rows, active tasks, voices and models are bounded by their own
-limits.
+at most 31 counter rows, active tasks and stored bytes are running totals, and
+voices and models are bounded by their own limits.
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ from django.db import connection
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis.models import DailyUsage, Speaker, SynthesisModel, TaskStatus, TenantUsage
+from synthesis.models import DailyUsage, Speaker, SynthesisModel, TenantUsage
 from synthesis.services import usage as counters
 from tenants.models import Quota, Tenant
-
-ACTIVE = (TaskStatus.PENDING, TaskStatus.PROCESSING)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from synthesis import operations, storage
-from synthesis.models import Batch, IdempotencyRecord, ModelStatus, Speaker, SynthesisModel, Task, TaskStatus
+from synthesis.models import Batch, IdempotencyRecord, ModelStatus, Speaker, SynthesisModel, Task
 from synthesis.services import usage
 from synthesis.services.subject_requests import EXPORT_LINK_TTL
 from tenants.models import SubjectRequest, Tenant
@@ -39,7 +39,6 @@ from tenants.models import SubjectRequest, Tenant
 logger = logging.getLogger(__name__)
 
 ORPHAN_GRACE = timedelta(hours=1)
-_ACTIVE = (TaskStatus.PENDING, TaskStatus.PROCESSING)
 
 
 @dataclass
@@ -65,7 +64,7 @@ class PurgeReport:
 def _expired_tasks(now: datetime, tenants):
     for tenant in tenants:
         cutoff = now - timedelta(days=tenant.retention_days)
-        yield from Task.objects.filter(tenant=tenant, created_at__lt=cutoff).exclude(status__in=_ACTIVE)
+        yield from Task.objects.filter(tenant=tenant, created_at__lt=cutoff).exclude(status__in=usage.ACTIVE)
 
 
 def _failed_models(now: datetime, tenants):
