@@ -1,4 +1,4 @@
-# One image, two roles: ROLE=web (Caddy front + gunicorn + daphne on $PORT)
+# One image, two roles: ROLE=web (Caddy front + gunicorn + uvicorn on $PORT)
 # or ROLE=worker (Dramatiq). Configured only by environment variables.
 FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc make libc6-dev \

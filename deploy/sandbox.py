@@ -1,5 +1,5 @@
 """The whole service started as `make run` starts it, in a scratch directory (tests, benchmarks, fuzzing):
-embedded Redis, SQLite under a fresh VAR_DIR, gunicorn, daphne, the Dramatiq
+embedded Redis, SQLite under a fresh VAR_DIR, gunicorn, uvicorn, the Dramatiq
 workers, the scheduler and Caddy on one free port, under supervisord."""
 
 from __future__ import annotations

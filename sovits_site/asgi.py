@@ -1,6 +1,8 @@
-"""ASGI entry point, served by daphne. In the standard deployment daphne only
-receives ``/ws/`` (WebSockets); plain HTTP goes to gunicorn's WSGI workers,
-which use every core. Both work here all the same."""
+"""ASGI entry point, served by uvicorn. In the standard deployment it receives
+``/ws/`` (WebSockets), audio streams and the compatible endpoints that wait for
+a task; the rest of HTTP goes to gunicorn's WSGI workers, which use every core.
+Both work here all the same. (uvicorn, not daphne: a response that fails after
+its start must end without its last chunk, and daphne appends a 500 page.)"""
 
 import os
 

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from sovits_site import handlers, health
 from synthesis.api.compat import OpenAISpeechApi, SetGptWeightsApi, SetSovitsWeightsApi, TtsApi
+from synthesis.api.streaming import taking_over
 from synthesis.metrics import metrics_view
 from synthesis.pages import AppPage, DpaPage, VoicesPage
 from tenants.api import (
@@ -35,10 +36,10 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     # Drop-in endpoints for GPT-SoVITS and OpenAI clients.
-    path("tts", TtsApi.as_view(), name="compat-tts"),
+    path("tts", taking_over(TtsApi), name="compat-tts"),
     path("set_gpt_weights", SetGptWeightsApi.as_view(), name="compat-set-gpt-weights"),
     path("set_sovits_weights", SetSovitsWeightsApi.as_view(), name="compat-set-sovits-weights"),
-    path("v1/audio/speech", OpenAISpeechApi.as_view(), name="compat-openai-speech"),
+    path("v1/audio/speech", taking_over(OpenAISpeechApi), name="compat-openai-speech"),
     path("api/v1/", include(api_v1)),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

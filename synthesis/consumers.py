@@ -15,7 +15,7 @@ from synthesis.models import Task
 
 # Not signed in, or not your task: the same code for a task that does not exist,
 # so a closed socket reveals nothing. 4403 mirrors HTTP 403 in the range the
-# WebSocket protocol leaves to applications (daphne refuses 1008 from apps).
+# WebSocket protocol leaves to applications (some servers refuse 1008 from apps).
 POLICY_VIOLATION = 4403
 SNAPSHOT_SIZE = 50
 

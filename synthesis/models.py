@@ -200,6 +200,19 @@ class Task(models.Model):
         return f"task {self.id} ({self.status})"
 
 
+class TaskTimestamps(models.Model):
+    """When each word of a DONE task's text is spoken. Kept apart from the task row, which is
+    read on every poll: a long text has thousands of words. ``words`` holds
+    ``[start, end, text_start, text_end]`` per word (seconds, then the character span in the
+    task's text); no text is stored here, so the encrypted text stays the only copy."""
+
+    task = models.OneToOneField(Task, primary_key=True, on_delete=models.CASCADE, related_name="timestamps")
+    words = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"timestamps of task {self.task_id}"
+
+
 class CompatModelChoice(models.Model):
     """The models an api_v2 client chose with ``/set_gpt_weights`` and ``/set_sovits_weights``:
     its later ``/tts`` calls speak through them. One per caller (API key, else user)."""

@@ -31,17 +31,34 @@ OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 _SALT = "synthesis.result-url"
 
 
-def encode(samples: np.ndarray, rate: int, *, output_format: str, sample_rate: int | None) -> tuple[bytes, int]:
-    """The audio in the container and rate asked for (libsndfile encodes; soxr resamples)."""
+def output_rate(rate: int, *, output_format: str, sample_rate: int | None) -> int:
+    """The rate a result is delivered at: the one asked for, else the engine's (Opus: the
+    nearest rate it runs at, upwards)."""
     target = sample_rate or rate
     if output_format == OutputFormat.OGG and target not in OPUS_RATES:
         target = min(OPUS_RATES, key=lambda r: abs(r - target) if r >= target else 10**9)
+    return target
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] as 16-bit PCM (what is streamed, and what results are made of)."""
+    return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
+def encode(samples: np.ndarray, rate: int, *, output_format: str, sample_rate: int | None) -> tuple[bytes, int]:
+    """The audio in the container and rate asked for (libsndfile encodes; soxr resamples)."""
+    target = output_rate(rate, output_format=output_format, sample_rate=sample_rate)
     if target != rate:
         samples = soxr.resample(samples.astype(np.float32), rate, target)
+    return encode_pcm(to_pcm16(samples), target, output_format=output_format), target
+
+
+def encode_pcm(pcm: np.ndarray, rate: int, *, output_format: str) -> bytes:
+    """16-bit samples in the container asked for, at their own rate."""
     container, subtype = _SOUNDFILE[OutputFormat(output_format)]
     buffer = io.BytesIO()
-    sf.write(buffer, np.clip(samples, -1.0, 1.0), target, format=container, subtype=subtype)
-    return buffer.getvalue(), target
+    sf.write(buffer, pcm, rate, format=container, subtype=subtype)
+    return buffer.getvalue()
 
 
 def extension(output_format: str) -> str:

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis.models import Batch, Speaker, SynthesisModel, Task, WebhookDelivery
+from synthesis.models import Batch, Speaker, SynthesisModel, Task, TaskStatus, TaskTimestamps, WebhookDelivery
 from tenants.models import Tenant
 
 
@@ -76,6 +76,23 @@ def task_get(*, tenant: Tenant, task_id: uuid.UUID | str) -> Task:
         return Task.objects.get(tenant=tenant, id=task_id)  # no ordering: one row by its key
     except Task.DoesNotExist:
         raise ApiError("NOT_FOUND", "Task not found", details={"task_id": str(task_id)}) from None
+
+
+def task_words(*, task: Task) -> list[dict]:
+    """A DONE task's word timestamps: each word with its start and end (seconds) and its
+    character span in the task's text."""
+    if task.status == TaskStatus.FAILED:
+        raise ApiError("TASK_FAILED", details={"task_id": str(task.id), "error": task.error})
+    if task.status != TaskStatus.DONE:
+        raise ApiError("TASK_NOT_DONE", f"The task is {task.status}", details={"task_id": str(task.id),
+                                                                               "status": task.status})  # fmt: skip
+    stored = TaskTimestamps.objects.filter(task=task).values_list("words", flat=True).first()
+    if stored is None:
+        raise ApiError("NOT_FOUND", "This task was made before word timestamps were recorded",
+                       details={"task_id": str(task.id)})  # fmt: skip
+    text = task.text
+    return [{"word": text[a:b], "start": start, "end": end, "text_start": a, "text_end": b}
+            for start, end, a, b in stored]  # fmt: skip
 
 
 def usage_this_month(*, tenant: Tenant) -> dict:

@@ -65,11 +65,26 @@ def _aead(tenant: Tenant) -> AESGCM:
     return AESGCM(keys.unwrap(tenant.wrapped_data_key, str(tenant.id)))
 
 
+def seal(tenant: Tenant, data: bytes, associated: str) -> bytes:
+    """``data`` sealed under the tenant's key, bound to ``associated`` (the object's name)."""
+    nonce = os.urandom(12)
+    return MAGIC + nonce + _aead(tenant).encrypt(nonce, data, associated.encode())
+
+
+def unseal(tenant: Tenant, sealed: bytes, associated: str) -> bytes:
+    if sealed[:4] != MAGIC:
+        raise StorageError(f"{associated!r} is not in a known format")
+    nonce, ciphertext = sealed[4:16], sealed[16:]
+    try:
+        return _aead(tenant).decrypt(nonce, ciphertext, associated.encode())
+    except (InvalidTag, ValueError) as exc:
+        raise StorageError(f"{associated!r} cannot be decrypted") from exc
+
+
 def put(*, tenant: Tenant, kind: str, data: bytes) -> str:
     """Encrypt and store ``data``; returns the new object's key."""
     object_key = f"{tenant.region}/{tenant.id}/{kind}/{uuid.uuid4().hex}.bin"
-    nonce = os.urandom(12)
-    sealed = MAGIC + nonce + _aead(tenant).encrypt(nonce, data, object_key.encode())
+    sealed = seal(tenant, data, object_key)
     path = _path(object_key)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -86,13 +101,7 @@ def get(*, tenant: Tenant, object_key: str) -> bytes:
         sealed = _path(object_key).read_bytes()
     except FileNotFoundError as exc:
         raise StorageError(f"object {object_key!r} is missing") from exc
-    if sealed[:4] != MAGIC:
-        raise StorageError(f"object {object_key!r} is not in a known format")
-    nonce, ciphertext = sealed[4:16], sealed[16:]
-    try:
-        return _aead(tenant).decrypt(nonce, ciphertext, object_key.encode())
-    except (InvalidTag, ValueError) as exc:
-        raise StorageError(f"object {object_key!r} cannot be decrypted") from exc
+    return unseal(tenant, sealed, object_key)
 
 
 def delete(*, object_key: str) -> None:

@@ -135,3 +135,22 @@ def speech_seconds(samples: np.ndarray, rate: int, *, threshold_db: float = -40.
     rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
     loud = 20 * np.log10(np.maximum(rms, 1e-10)) > threshold_db
     return float(loud.sum() * frame / rate)
+
+
+def assert_word_timestamps(task: Task) -> list[list]:
+    """A DONE task's stored word timestamps are ordered, inside its audio, and cover every
+    letter and digit of its text; returns them."""
+    from synthesis.models import TaskTimestamps
+
+    words = TaskTimestamps.objects.get(task=task).words
+    assert words, "no word timestamps"
+    starts = [start for start, *_ in words]
+    assert starts == sorted(starts)
+    covered = set()
+    for start, end, first, last in words:
+        assert 0 <= start <= end <= task.duration_seconds, (start, end, task.duration_seconds)
+        assert 0 <= first < last <= len(task.text)
+        covered.update(range(first, last))
+    missing = [ch for i, ch in enumerate(task.text) if ch.isalnum() and i not in covered]
+    assert not missing, f"characters with no word timing: {''.join(missing)!r}"
+    return words

@@ -61,7 +61,8 @@ def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
+                  "--autoplay-policy=no-user-gesture-required"],
         )
         yield browser
         browser.close()
@@ -115,6 +116,11 @@ def test_a_person_uploads_a_voice_synthesizes_and_plays_it(browser, stack):
         const bar = document.querySelector('[role="progressbar"]');
         new MutationObserver(() => window.__progress.push(Number(bar.getAttribute('aria-valuenow'))))
             .observe(bar, {attributes: true, attributeFilter: ['aria-valuenow']});
+        const audio = document.querySelector('audio');
+        audio.addEventListener('timeupdate', () => {
+            if (audio.currentTime > 0 && window.__heard === undefined)
+                window.__heard = {progress: Number(bar.getAttribute('aria-valuenow')), src: audio.src};
+        });
     }""")
     page.get_by_role("button", name="Synthesize").click()
     page.wait_for_function(
@@ -130,6 +136,27 @@ def test_a_person_uploads_a_voice_synthesizes_and_plays_it(browser, stack):
     assert page.locator("audio").count() == 1
     assert page.evaluate("document.querySelector('audio').duration") > 5
     assert page.get_by_text("Similarity", exact=False).first.is_visible()
+    # It played from the task's stream before the task was done.
+    page.wait_for_function("window.__heard !== undefined", timeout=30_000)
+    heard = page.evaluate("window.__heard")
+    assert "/stream" in heard["src"]
+    assert heard["progress"] < 100, heard
+    # The text follows along: the word under the play head is the one highlighted.
+    page.locator("#task-words .word").first.wait_for(timeout=10_000)
+    assert page.locator("#task-words .word").count() == len(PARAGRAPH.split())
+    word, highlighted = page.evaluate("""async () => {
+        const audio = document.querySelector('audio');
+        audio.pause();  // the stored file takes over from the stream
+        await new Promise((done) => { const wait = () => audio.src.includes('/audio') && audio.readyState > 0
+            ? done() : setTimeout(wait, 50); wait(); });
+        const id = audio.src.split('/tasks/')[1].split('/')[0];
+        const words = (await (await fetch(`/api/v1/tasks/${id}/timestamps`)).json()).words;
+        const word = words[Math.floor(words.length / 2)];
+        audio.currentTime = (word.start + word.end) / 2;
+        await new Promise((done) => audio.addEventListener('seeked', done, {once: true}));
+        return [word.word, document.querySelector('#task-words .speaking')?.textContent];
+    }""")
+    assert highlighted == word
     download = page.get_by_role("link", name="Download")
     assert "download=1" in download.get_attribute("href")
     shot(page, "synthesize")
@@ -163,7 +190,7 @@ def test_another_tenants_session_cannot_open_the_task_socket(browser, stack, ali
 
     bob = sign_in(browser, stack, "bob", "bob-password-1")
     foreign = bob.evaluate(OPEN_SOCKET, task_id)
-    assert foreign["code"] == 4403  # refused by policy, through Caddy and daphne
+    assert foreign["code"] == 4403  # refused by policy, through Caddy and uvicorn
     assert foreign["messages"] == 0  # nothing about the task
     status = bob.evaluate(f"fetch('/api/v1/tasks/{task_id}').then(r => r.status)")
     assert status == 404

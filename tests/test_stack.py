@@ -1,5 +1,5 @@
 """`make run`'s stack, started for real as a new user would: embedded Redis,
-SQLite under a fresh VAR_DIR, gunicorn, daphne, the Dramatiq worker and Caddy
+SQLite under a fresh VAR_DIR, gunicorn, uvicorn, the Dramatiq worker and Caddy
 on one port. Slow (tens of seconds), so it is one test walking the whole path."""
 
 from __future__ import annotations

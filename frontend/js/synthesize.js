@@ -1,6 +1,7 @@
 // Synthesize page: queue a task, follow it live (WebSocket, with polling as the safety
-// net), then offer the player, a download link and the similarity score.
-import { api, clearErrors, formatSeconds, liveSocket, setFieldError, showErrors, STATUS_LABELS } from "./api.js";
+// net), play its audio as it is made (the task's stream), then offer the download link,
+// the similarity score and the text with the word being spoken highlighted.
+import { api, clearErrors, el, formatSeconds, liveSocket, setFieldError, showErrors, STATUS_LABELS } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("task-form");
@@ -25,6 +26,7 @@ const ui = {
   player: $("task-audio"),
   download: $("task-download"),
   similarity: $("task-similarity"),
+  words: $("task-words"),
 };
 const MAX_CHARACTERS = Number(fields.text.maxLength) || 5000;
 const FINAL = new Set(["DONE", "FAILED", "CANCELLED"]);
@@ -83,6 +85,7 @@ function setStatus(status, text) {
 
 function show(task) {
   if (!current || task.id !== current.id || current.finished) return;
+  if (task.status === "PROCESSING" && !current.streaming) listen(task);
   if (task.status === "DONE") setProgress(100);
   else setProgress(task.progress);
   const text = task.status === "FAILED"
@@ -93,12 +96,44 @@ function show(task) {
   if (FINAL.has(task.status)) finish(task);
 }
 
+// Play the task's stream while it is made: sound after its first sentence, not its last.
+function listen(task) {
+  current.streaming = true;
+  ui.player.src = `/api/v1/tasks/${task.id}/stream`;
+  ui.result.hidden = false;
+  ui.player.play().catch(() => {
+    // The browser wants a click first: the player is there, with its own Play button.
+  });
+}
+
+// Load ``url`` where the player is now (from the start once it has played out).
+function swapTo(url) {
+  const at = ui.player.ended ? 0 : ui.player.currentTime;
+  ui.player.src = url;
+  if (at) ui.player.addEventListener("loadedmetadata", () => { ui.player.currentTime = at; }, { once: true });
+}
+
 function finish(task) {
   stopFollowing();
   current.finished = true;
   button.disabled = false;
-  if (task.status !== "DONE") return;
-  ui.player.src = `/api/v1/tasks/${task.id}/audio`;
+  if (task.status !== "DONE") {
+    if (current.streaming) resetPlayer();
+    return;
+  }
+  // A stream cannot seek: the stored file takes over, now or when the stream is paused or over.
+  const stored = `/api/v1/tasks/${task.id}/audio`;
+  if (!current.streaming || ui.player.paused || ui.player.ended) swapTo(stored);
+  else {
+    const swap = () => {
+      ui.player.removeEventListener("pause", swap);
+      ui.player.removeEventListener("ended", swap);
+      swapTo(stored);
+    };
+    ui.player.addEventListener("pause", swap);
+    ui.player.addEventListener("ended", swap);
+  }
+  showWords(task);
   ui.download.href = `/api/v1/tasks/${task.id}/audio?download=1`;
   ui.similarity.textContent = typeof task.similarity === "number"
     ? `Similarity to the voice: ${task.similarity.toFixed(2)}`
@@ -131,12 +166,55 @@ function follow(task) {
   show(task);
 }
 
-function resetResult() {
-  stopFollowing();
-  current = null;
+// --- Words ------------------------------------------------------------------
+
+let spoken = []; // [{start, end, node}] of the task shown
+
+async function showWords(task) {
+  let data;
+  try {
+    data = await api(`/api/v1/tasks/${task.id}/timestamps`);
+  } catch {
+    return; // no timings: the text is not shown, the audio still plays
+  }
+  if (!current || current.id !== task.id) return;
+  const text = task.text;
+  const nodes = [];
+  let at = 0;
+  spoken = data.words.map((word) => {
+    if (word.text_start > at) nodes.push(document.createTextNode(text.slice(at, word.text_start)));
+    const node = el("span", { class: "word" }, text.slice(word.text_start, word.text_end));
+    nodes.push(node);
+    at = word.text_end;
+    return { start: word.start, end: word.end, node };
+  });
+  nodes.push(document.createTextNode(text.slice(at)));
+  ui.words.replaceChildren(...nodes);
+  ui.words.hidden = false;
+  highlight();
+}
+
+function highlight() {
+  const time = ui.player.currentTime;
+  for (const word of spoken) word.node.classList.toggle("speaking", time >= word.start && time < word.end);
+}
+
+ui.player.addEventListener("timeupdate", highlight);
+ui.player.addEventListener("seeked", highlight);
+
+function resetPlayer() {
   ui.player.pause();
   ui.player.removeAttribute("src");
   ui.player.load();
+}
+
+function resetResult() {
+  stopFollowing();
+  current = null;
+  resetPlayer();
+  spoken = [];
+  ui.words.replaceChildren();
+  ui.words.hidden = true;
   ui.result.hidden = true;
   ui.meta.textContent = "";
   setProgress(0);

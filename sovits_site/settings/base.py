@@ -40,7 +40,6 @@ else:
 
 # --- Applications ---------------------------------------------------------------
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

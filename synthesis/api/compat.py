@@ -1,12 +1,12 @@
 """Drop-in endpoints for existing clients: GPT-SoVITS ``api_v2``'s ``/tts`` and
-OpenAI's ``/v1/audio/speech``. Both queue an ordinary high-priority task, wait
-for it, and answer with the audio, so those clients work by changing the base
-URL (and sending the API key)."""
+OpenAI's ``/v1/audio/speech``. Both queue an ordinary high-priority task and answer
+with its audio, as it is made when the client streams (``streaming_mode``; OpenAI
+always streams), so those clients work by changing the base URL (and sending the
+API key). The waiting happens on the event loop (``synthesis.api.streaming``)."""
 
 from __future__ import annotations
 
 import io
-import time
 
 import numpy as np
 import soundfile as sf
@@ -17,35 +17,19 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sovits_site.errors import ApiError
 from sovits_site.schema import audio_responses
-from synthesis import dispatch, storage
-from synthesis.models import OutputFormat, Task, TaskStatus
+from synthesis import dispatch
+from synthesis.api.streaming import Follow
+from synthesis.models import OutputFormat, Task
 from synthesis.selectors import speaker_by_reference
 from synthesis.services.models import compat_choose, compat_model_for
 from synthesis.services.tasks import task_create
 
-_POLL_SECONDS = 0.1
 
-
-def _wait(task: Task) -> Task:
-    deadline = time.monotonic() + settings.SYNC_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        task.refresh_from_db()
-        if task.status in (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED):
-            break
-        time.sleep(_POLL_SECONDS)
-    else:
-        raise ApiError("SYNTHESIS_TIMEOUT", details={"task_id": str(task.id), "status": task.status})
-    if task.status != TaskStatus.DONE:
-        raise ApiError(task.error["code"] if task.error else "ENGINE_ERROR", details={"task_id": str(task.id)})
-    return task
-
-
-def _synthesize(request, *, text: str, voice: str, language: str, output_format: str, sample_rate, params: dict):
+def _create(request, *, text: str, voice: str, language: str, output_format: str, sample_rate, params: dict) -> Task:
     speaker = speaker_by_reference(tenant=request.tenant, reference=voice)
     dispatch.require_broker()  # the client waits for the audio: no use queueing what cannot run now
-    task = task_create(
+    return task_create(
         tenant=request.tenant,
         speaker_id=speaker.id,
         text=text,
@@ -55,8 +39,6 @@ def _synthesize(request, *, text: str, voice: str, language: str, output_format:
         params=params,
         priority=1,  # someone is waiting on the line
     )
-    task = _wait(task)
-    return task, storage.get(tenant=task.tenant, object_key=task.result_key)
 
 
 def _pcm16(wav: bytes) -> bytes:
@@ -69,8 +51,8 @@ _MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "
 
 # api_v2 parameters passed on to GPT-SoVITS voices; the rest of api_v2's are accepted and ignored.
 _SAMPLING = ("top_k", "top_p", "temperature", "repetition_penalty")
-_IGNORED = ("prompt_text", "prompt_lang", "text_split_method", "batch_size", "parallel_infer", "streaming_mode",
-            "split_bucket", "fragment_interval", "sample_steps", "super_sampling", "aux_ref_audio_paths")  # fmt: skip
+_IGNORED = ("prompt_text", "prompt_lang", "text_split_method", "batch_size", "parallel_infer", "split_bucket",
+            "fragment_interval", "sample_steps", "super_sampling", "aux_ref_audio_paths")  # fmt: skip
 
 
 def _principal(request) -> str:
@@ -94,7 +76,12 @@ class TtsApi(APIView):
         prompt_text = serializers.CharField(required=False, allow_blank=True, help_text="Ignored: the voice's own")
         prompt_lang = serializers.CharField(required=False, allow_blank=True, help_text="Ignored: the voice's own")
         media_type = serializers.ChoiceField(choices=["wav", "ogg", "flac", "mp3", "raw"], default="wav")
-        streaming_mode = serializers.BooleanField(default=False, help_text="Accepted; the whole file is returned")
+        streaming_mode = serializers.ChoiceField(
+            choices=["false", "true", "0", "1", "2", "3"],
+            default="false",
+            help_text="As api_v2: false/0 answers the whole file; true/1/2/3 stream it as it is made "
+            "(wav: a header, then PCM). The pieces are sentences whatever the number.",
+        )
         speed_factor = serializers.FloatField(default=1.0, min_value=0.5, max_value=2.0)
         sample_rate = serializers.IntegerField(required=False, allow_null=True, default=None)
         top_k = serializers.IntegerField(required=False, min_value=1, max_value=100)
@@ -113,6 +100,9 @@ class TtsApi(APIView):
 
     def _answer(self, request, data):
         # Unknown parameters are dropped by the serializer; X-Ignored-Parameters names those not used.
+        if "streaming_mode" in data:
+            data = data.copy()
+            data["streaming_mode"] = str(data["streaming_mode"]).lower()
         serializer = self.TtsInputSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         p = serializer.validated_data
@@ -122,6 +112,7 @@ class TtsApi(APIView):
         )
         speaker = speaker_by_reference(tenant=request.tenant, reference=p["ref_audio_path"])
         params = {"speed": p["speed_factor"]}
+        streaming = p["streaming_mode"] not in ("false", "0")
         ignored = [name for name in _IGNORED if name in data]
         if speaker.engine == "gpt-sovits":
             params |= {name: p[name] for name in _SAMPLING if name in p}
@@ -132,7 +123,7 @@ class TtsApi(APIView):
                 params["model_id"] = str(model.id)
         else:
             ignored += [name for name in (*_SAMPLING, "seed") if name in data]
-        task, audio = _synthesize(
+        task = _create(
             request,
             text=p["text"],
             voice=str(speaker.id),
@@ -142,10 +133,14 @@ class TtsApi(APIView):
             params=params,
         )
         headers = {"X-Ignored-Parameters": ", ".join(ignored)} if ignored else {}
-        if media == "raw":
-            headers["X-Sample-Rate"] = str(task.sample_rate)
-            return HttpResponse(_pcm16(audio), content_type="audio/pcm", headers=headers)
-        return HttpResponse(audio, content_type=_MEDIA[media], headers=headers)
+
+        def stored(task: Task, audio: bytes) -> HttpResponse:
+            if media == "raw":
+                return HttpResponse(_pcm16(audio), content_type="audio/pcm",
+                                    headers={**headers, "X-Sample-Rate": str(task.sample_rate)})  # fmt: skip
+            return HttpResponse(audio, content_type=_MEDIA[media], headers=headers)
+
+        return Follow(task, media=media, mode="stream" if streaming else "whole", headers=headers, stored=stored)
 
 
 class _SetWeightsApi(APIView):
@@ -186,6 +181,14 @@ class OpenAISpeechApi(APIView):
         input = serializers.CharField(max_length=100_000)
         voice = serializers.CharField(max_length=255, help_text="The name or id of one of your voices")
         response_format = serializers.ChoiceField(choices=["mp3", "opus", "flac", "wav", "pcm"], default="mp3")
+        stream_format = serializers.ChoiceField(
+            choices=["audio", "sse"], default="audio",
+            help_text="audio: the bytes as they are made; sse: speech.audio.delta events, then speech.audio.done",
+        )  # fmt: skip
+        timestamp_granularities = serializers.ListField(
+            child=serializers.ChoiceField(choices=["word"]), required=False, default=list,
+            help_text='["word"] with sse: speech.audio.timestamps events give the words each delta speaks (ours)',
+        )  # fmt: skip
         speed = serializers.FloatField(default=1.0, min_value=0.5, max_value=2.0)
         instructions = serializers.CharField(required=False, allow_blank=True, help_text="Accepted and ignored")
 
@@ -197,7 +200,7 @@ class OpenAISpeechApi(APIView):
         fmt = p["response_format"]
         output_format = {"opus": OutputFormat.OGG, "pcm": OutputFormat.WAV}.get(fmt, fmt)
         sample_rate = 24000 if fmt in ("pcm", "opus") else None  # OpenAI's pcm is 24 kHz s16le
-        _, audio = _synthesize(
+        task = _create(
             request,
             text=p["input"],
             voice=p["voice"],
@@ -206,6 +209,12 @@ class OpenAISpeechApi(APIView):
             sample_rate=sample_rate,
             params={"speed": p["speed"]},
         )
-        if fmt == "pcm":
-            return HttpResponse(_pcm16(audio), content_type="audio/pcm")
-        return HttpResponse(audio, content_type=_MEDIA[fmt])
+
+        def stored(task: Task, audio: bytes) -> HttpResponse:
+            if fmt == "pcm":
+                return HttpResponse(_pcm16(audio), content_type="audio/pcm")
+            return HttpResponse(audio, content_type=_MEDIA[fmt])
+
+        media = {"opus": "ogg", "pcm": "raw"}.get(fmt, fmt)
+        words = "word" in p["timestamp_granularities"]
+        return Follow(task, media=media, mode=p["stream_format"].replace("audio", "stream"), stored=stored, words=words)

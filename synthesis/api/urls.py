@@ -2,6 +2,7 @@ from django.urls import path
 
 from synthesis.api.models import EngineListApi, ModelDetailApi, ModelListApi
 from synthesis.api.speakers import SpeakerAudioApi, SpeakerDetailApi, SpeakerListCreateApi
+from synthesis.api.streaming import TaskStreamApi, taking_over
 from synthesis.api.subject_requests import SubjectExportApi, SubjectRequestDetailApi, SubjectRequestListCreateApi
 from synthesis.api.tasks import (
     BatchCreateApi,
@@ -13,6 +14,7 @@ from synthesis.api.tasks import (
     TaskListCreateApi,
     TaskWebhooksApi,
 )
+from synthesis.api.timestamps import TaskSubtitlesApi, TaskTimestampsApi
 from synthesis.api.usage import UsageApi
 from synthesis.api.webhooks import WebhookSecretApi, WebhookSecretRotateApi
 
@@ -28,6 +30,9 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/audio", TaskAudioApi.as_view(), name="task-audio"),
     path("tasks/<uuid:task_id>/cancel", TaskCancelApi.as_view(), name="task-cancel"),
     path("tasks/<uuid:task_id>/webhooks", TaskWebhooksApi.as_view(), name="task-webhooks"),
+    path("tasks/<uuid:task_id>/stream", taking_over(TaskStreamApi), name="task-stream"),
+    path("tasks/<uuid:task_id>/timestamps", TaskTimestampsApi.as_view(), name="task-timestamps"),
+    path("tasks/<uuid:task_id>/subtitles", TaskSubtitlesApi.as_view(), name="task-subtitles"),
     path("batches", BatchCreateApi.as_view(), name="batch-list"),
     path("batches/<uuid:batch_id>", BatchDetailApi.as_view(), name="batch-detail"),
     path("results/<str:token>", ResultDownloadApi.as_view(), name="result-download"),

@@ -18,6 +18,8 @@ import numpy as np
 
 # (index of the request in the batch, fraction of that request done in [0, 1])
 ProgressCallback = Callable[[int, float], None]
+# (index of the request in the batch, the request's next piece of audio), as soon as it exists
+AudioCallback = Callable[[int, "AudioChunk"], None]
 
 
 class EngineError(RuntimeError):
@@ -66,16 +68,36 @@ class SynthesisRequest:
 
 
 @dataclass(frozen=True)
+class WordTiming:
+    """When a word of the request's text is spoken: seconds from the start of the request's
+    audio, and the word's character span in the request's text."""
+
+    start: float
+    end: float
+    text_start: int
+    text_end: int
+
+    def shifted(self, seconds: float) -> WordTiming:
+        return WordTiming(self.start + seconds, self.end + seconds, self.text_start, self.text_end)
+
+    def as_dict(self) -> dict:
+        return {"start": round(self.start, 3), "end": round(self.end, 3),
+                "text_start": self.text_start, "text_end": self.text_end}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class AudioChunk:
     audio: np.ndarray  # float32 mono in [-1, 1]
     sample_rate: int
     progress: float  # fraction of the request done once this chunk is out
+    words: tuple[WordTiming, ...] = ()  # the words this chunk speaks, timed from the request's start
 
 
 @dataclass(frozen=True)
 class SynthesisResult:
     audio: np.ndarray  # float32 mono in [-1, 1]
     sample_rate: int
+    words: tuple[WordTiming, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -95,16 +117,25 @@ class Engine(Protocol):
     def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]: ...
 
     def synthesize(
-        self, requests: Sequence[SynthesisRequest], *, on_progress: ProgressCallback | None = None
+        self,
+        requests: Sequence[SynthesisRequest],
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_audio: AudioCallback | None = None,
     ) -> list[SynthesisResult | Exception]:
         """One result per request, in order. Raising fails the whole call; an engine that can
         tell items apart returns an item's own failure as its exception, in its place (including
-        what ``on_progress`` raised for that item)."""
+        what ``on_progress`` raised for that item). ``on_audio`` receives each request's audio
+        in order as it is made (a request run in a batched kernel arrives as one piece); the
+        pieces of a request, joined, are its result's audio."""
         ...
 
 
 def synthesize_by_streaming(
-    engine: Engine, requests: Sequence[SynthesisRequest], on_progress: ProgressCallback | None
+    engine: Engine,
+    requests: Sequence[SynthesisRequest],
+    on_progress: ProgressCallback | None,
+    on_audio: AudioCallback | None = None,
 ) -> list[SynthesisResult]:
     """``synthesize`` for engines with no batched kernel: each request streamed in turn."""
     results = []
@@ -112,11 +143,17 @@ def synthesize_by_streaming(
         chunks = []
         for chunk in engine.stream(request):
             chunks.append(chunk)
+            if on_audio:
+                on_audio(index, chunk)
             if on_progress:
                 on_progress(index, chunk.progress)
         if not chunks:
             raise EngineError("the engine produced no audio")
         results.append(
-            SynthesisResult(audio=np.concatenate([c.audio for c in chunks]), sample_rate=chunks[0].sample_rate)
+            SynthesisResult(
+                audio=np.concatenate([c.audio for c in chunks]),
+                sample_rate=chunks[0].sample_rate,
+                words=tuple(word for c in chunks for word in c.words),
+            )
         )
     return results

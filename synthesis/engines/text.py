@@ -1,4 +1,8 @@
-"""Sentence splitting shared by engines: progress and joins happen per sentence."""
+"""Sentence splitting shared by engines: progress and joins happen per sentence.
+
+Sentences are found as character spans of the text, so that what an engine says
+of a sentence (when each word is spoken) maps back onto the text it was given.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,36 @@ _CLAUSE_END = re.compile(r"(?<=[,，、:：])\s*")
 _MAX_SENTENCE_CHARS = 300
 
 
+def _pieces(text: str, pattern: re.Pattern, start: int, end: int):
+    """The spans between ``pattern``'s matches in ``text[start:end]``, whitespace trimmed, empty ones dropped."""
+    cursor = start
+    for match in pattern.finditer(text, start, end):
+        if match.end() == match.start() == cursor:
+            continue
+        yield from _trimmed(text, cursor, match.start())
+        cursor = match.end()
+    yield from _trimmed(text, cursor, end)
+
+
+def _trimmed(text: str, start: int, end: int):
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start < end:
+        yield start, end
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of ``text``, in order."""
+    spans: list[tuple[int, int]] = []
+    for start, end in _pieces(text, _SENTENCE_END, 0, len(text)):
+        if end - start <= _MAX_SENTENCE_CHARS:
+            spans.append((start, end))
+        else:
+            spans.extend(_pieces(text, _CLAUSE_END, start, end))
+    return spans
+
+
 def split_sentences(text: str) -> list[str]:
-    sentences: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
-        sentence = sentence.strip()
-        if not sentence:
-            continue
-        if len(sentence) <= _MAX_SENTENCE_CHARS:
-            sentences.append(sentence)
-            continue
-        sentences.extend(part.strip() for part in _CLAUSE_END.split(sentence) if part.strip())
-    return sentences
+    return [text[start:end] for start, end in sentence_spans(text)]

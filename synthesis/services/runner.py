@@ -22,9 +22,20 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis import dispatch, leases, profiles, results, speaker_embedding, storage, webhooks, worker_lifecycle
+from synthesis import (
+    dispatch,
+    leases,
+    live_audio,
+    profiles,
+    results,
+    speaker_embedding,
+    storage,
+    webhooks,
+    worker_lifecycle,
+)
 from synthesis.engines import get_engine
 from synthesis.engines.base import (
+    AudioChunk,
     ModelTooLarge,
     ModelUnavailable,
     SynthesisRequest,
@@ -32,7 +43,7 @@ from synthesis.engines.base import (
     UnsupportedLanguage,
 )
 from synthesis.events import publish_task
-from synthesis.models import Task, TaskStatus
+from synthesis.models import Task, TaskStatus, TaskTimestamps
 from synthesis.services import usage
 from synthesis.services.models import model_load_failed, model_too_large
 from synthesis.services.tasks import lease_cutoff, task_enqueue, task_job
@@ -88,8 +99,9 @@ def _mine(task: Task) -> Q:
     return Q(id=task.id, status=TaskStatus.PROCESSING, attempts=task.attempts)
 
 
-def _finish(task: Task, **fields) -> bool:
-    """End the task if this worker still holds it; False when another claim superseded ours."""
+def _finish(task: Task, *, words: list | None = None, **fields) -> bool:
+    """End the task if this worker still holds it; False when another claim superseded ours.
+    ``words``: a DONE task's word timestamps, stored in the same transaction."""
     now = timezone.now()
     status = fields.get("status")
     if task.callback_url and status in (TaskStatus.DONE, TaskStatus.FAILED):
@@ -101,11 +113,14 @@ def _finish(task: Task, **fields) -> bool:
                 setattr(task, name, value)  # what the row now holds: no need to read it back
             usage.task_finished(task, status, duration_seconds=fields.get("duration_seconds"),
                                 result_bytes=fields.get("result_bytes", 0))  # fmt: skip
+            if words is not None:
+                TaskTimestamps.objects.update_or_create(task_id=task.id, defaults={"words": words})
     if not ended:
         logger.warning("task %s was taken over by another claim; dropping this attempt's outcome", task.id)
         task.refresh_from_db()
         return False
     publish_task(task)
+    live_audio.publish_end(task)
     if task.webhook_due_at is not None:
         webhooks.enqueue(task)
     return True
@@ -163,6 +178,21 @@ class _ProgressWriter:
         if time.monotonic() - self.last_write >= _PROGRESS_MIN_INTERVAL:
             Task.objects.filter(_mine(task)).update(progress=value, updated_at=timezone.now())
             self.last_write = time.monotonic()
+
+
+class _LiveAudio:
+    """Streams each task's audio as the engine makes it, one publisher per task (made at its
+    first piece, when the engine's rate is known)."""
+
+    def __init__(self, tasks: list[Task]):
+        self.tasks = tasks
+        self.publishers: dict[int, live_audio.AudioPublisher] = {}
+
+    def __call__(self, index: int, chunk: AudioChunk) -> None:
+        publisher = self.publishers.get(index)
+        if publisher is None:
+            publisher = self.publishers[index] = live_audio.AudioPublisher(self.tasks[index], chunk.sample_rate)
+        publisher.append(chunk)
 
 
 def task_run(*, task_id) -> None:
@@ -223,9 +253,12 @@ def _run_group(tasks: list[Task]) -> None:
         if not runnable:
             return
         tasks = [task for task, _ in runnable]
+        live = _LiveAudio(tasks)
         try:
             engine = get_engine(tasks[0].speaker.engine)  # a group is one job's: one engine
-            outputs = engine.synthesize([r for _, (r, _) in runnable], on_progress=_ProgressWriter(tasks))
+            outputs = engine.synthesize(
+                [r for _, (r, _) in runnable], on_progress=_ProgressWriter(tasks), on_audio=live
+            )
         except HandBack:
             _hand_back(tasks)
             return
@@ -244,7 +277,7 @@ def _run_group(tasks: list[Task]) -> None:
                 _fail(task, _error_for(exc))
             return
         handed_back = []
-        for (task, (_, stored)), output in zip(runnable, outputs, strict=True):
+        for index, ((task, (_, stored)), output) in enumerate(zip(runnable, outputs, strict=True)):
             if isinstance(output, HandBack):
                 handed_back.append(task)
             elif isinstance(output, TaskCancelled):
@@ -253,7 +286,7 @@ def _run_group(tasks: list[Task]) -> None:
                 logger.warning("task %s failed in the engine: %r", task.id, output)
                 _fail(task, _error_for(output))
             else:
-                _store(task, output, stored)
+                _store(task, output, stored, live.publishers.get(index))
         if handed_back:
             _hand_back(handed_back)
         return
@@ -274,17 +307,29 @@ def _request_for(task: Task) -> tuple[SynthesisRequest, profiles.StoredProfile]:
     return request, stored
 
 
-def _store(task: Task, output: SynthesisResult, stored: profiles.StoredProfile) -> None:
+def _stored_word(word, duration: float) -> list:
+    """``TaskTimestamps.words``'s form of a word, inside the audio."""
+    return [min(duration, round(word.start, 3)), min(duration, round(word.end, 3)), word.text_start, word.text_end]
+
+
+def _store(
+    task: Task, output: SynthesisResult, stored: profiles.StoredProfile, publisher: live_audio.AudioPublisher | None
+) -> None:
+    """Store the result, made of the very samples that were streamed live."""
     try:
         similarity = speaker_embedding.similarity(output.audio, output.sample_rate, stored.embedding)
-        data, rate = results.encode(
-            output.audio, output.sample_rate, output_format=task.output_format, sample_rate=task.sample_rate
-        )
+        if publisher is None:  # an engine that gave this result whole: it streams whole
+            publisher = live_audio.AudioPublisher(task, output.sample_rate)
+            publisher.append(AudioChunk(output.audio, output.sample_rate, 1.0, output.words))
+        pcm = publisher.close()
+        rate = publisher.rate
+        data = results.encode_pcm(pcm, rate, output_format=task.output_format)
         object_key = storage.put(tenant=task.tenant, kind="results", data=data)
     except Exception as exc:
         logger.exception("task %s: storing the result failed", task.id)
         _fail(task, ApiError("ENGINE_ERROR", f"Storing the result failed: {type(exc).__name__}"))
         return
+    duration = round(len(pcm) / rate, 3)
     done = _finish(
         task,
         status=TaskStatus.DONE,
@@ -292,8 +337,9 @@ def _store(task: Task, output: SynthesisResult, stored: profiles.StoredProfile) 
         result_key=object_key,
         result_bytes=len(data),
         sample_rate=rate,
-        duration_seconds=round(output.duration, 3),
+        duration_seconds=duration,
         similarity=similarity,
+        words=[_stored_word(word, duration) for word in output.words],
     )
     if not done:  # another claim superseded ours: one result file per task, theirs
         storage.delete(object_key=object_key)

@@ -28,9 +28,9 @@ def test_a_batch_of_ten_completes_with_per_item_results_in_engine_batch_calls(te
     batch_sizes = []
     real = EmbeddedEngine.synthesize
 
-    def spy(self, requests, on_progress=None):  # records the call, runs the real engine
+    def spy(self, requests, **callbacks):  # records the call, runs the real engine
         batch_sizes.append(len(requests))
-        return real(self, requests, on_progress=on_progress)
+        return real(self, requests, **callbacks)
 
     monkeypatch.setattr(EmbeddedEngine, "synthesize", spy)
     requests = [{"text": f"Item number {i}. It has two sentences.", "speaker_id": voice} for i in range(10)]

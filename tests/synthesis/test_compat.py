@@ -52,7 +52,7 @@ def test_post_tts_with_gpt_sovits_parameters_and_unknown_ones_ignored(tenant_a, 
     assert playable(response.content).format == "OGG"
     # The embedded engine has no sampling: it says what it did not use.
     ignored = set(response["X-Ignored-Parameters"].split(", "))
-    assert ignored == {"prompt_text", "prompt_lang", "streaming_mode", "batch_size", "top_k", "temperature"}
+    assert ignored == {"prompt_text", "prompt_lang", "batch_size", "top_k", "temperature"}
 
 
 def test_tts_raw_gives_pcm(tenant_a, narrator, worker):

@@ -110,11 +110,11 @@ def test_an_engine_crash_fails_the_task_with_a_retryable_error_and_the_worker_go
     calls = {"n": 0}
     real = EmbeddedEngine.synthesize
 
-    def crash_once(self, requests, on_progress=None):
+    def crash_once(self, requests, **callbacks):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("simulated engine crash")
-        return real(self, requests, on_progress=on_progress)
+        return real(self, requests, **callbacks)
 
     monkeypatch.setattr(EmbeddedEngine, "synthesize", crash_once)
     failed = wait_for_task(tenant_a.create_task(voice).json()["id"])

@@ -53,7 +53,7 @@ def test_a_signed_webhook_arrives_and_is_retried_after_a_failure(tenant_a, worke
 def test_a_failed_task_sends_task_failed(tenant_a, worker, loopback_allowed, monkeypatch):
     from synthesis.engines.embedded.engine import EmbeddedEngine
 
-    def crash(self, requests, on_progress=None):
+    def crash(self, requests, **callbacks):
         raise RuntimeError("engine down")
 
     monkeypatch.setattr(EmbeddedEngine, "synthesize", crash)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from dataclasses import dataclass
 
 import espeakng_loader
 import numpy as np
@@ -20,7 +21,32 @@ _ESPEAK_RATE = 1
 _ESPEAK_PITCH = 3
 _ESPEAK_RANGE = 4
 
-_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+_EVENT_LIST_END = 0
+_EVENT_WORD = 1
+
+
+class _Event(ctypes.Structure):
+    """speak_lib.h's ``espeak_EVENT``."""
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),  # characters from the start of the text, 1-based
+        ("length", ctypes.c_int),  # of the word, in characters
+        ("audio_position", ctypes.c_int),  # milliseconds
+        ("sample", ctypes.c_int),  # samples from the start of the output
+        ("user_data", ctypes.c_void_p),
+        ("id", ctypes.c_char * 8),
+    ]
+
+
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+
+@dataclass(frozen=True)
+class Speech:
+    samples: np.ndarray  # int16 mono at the library's rate
+    words: list[tuple[int, int, int]]  # (first character, end character, first sample) of each word spoken
 
 
 class EspeakError(RuntimeError):
@@ -54,19 +80,31 @@ class Espeak:
             raise EspeakError("eSpeak NG failed to initialise")
         self.sample_rate: int = rate
         self._chunks: list[np.ndarray] = []
+        self._words: list[tuple[int, int, int]] = []
         # Keep a reference: ctypes frees the trampoline if the Python object dies.
         self._callback = _SYNTH_CALLBACK(self._on_samples)
         self._lib.espeak_SetSynthCallback(self._callback)
 
-    def _on_samples(self, wav, numsamples, _events) -> int:
+    def _on_samples(self, wav, numsamples, events) -> int:
         if numsamples > 0 and wav:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(numsamples,)).copy())
+        index = 0
+        while events and events[index].type != _EVENT_LIST_END:
+            event = events[index]
+            if event.type == _EVENT_WORD and event.length > 0:
+                start = event.text_position - 1
+                self._words.append((start, start + event.length, event.sample))
+            index += 1
         return 0  # 0 = continue synthesis
 
     def synthesize(
         self, text: str, *, voice: str, rate_wpm: int = 175, pitch: int = 50, pitch_range: int = 50
     ) -> np.ndarray:
         """Speak ``text`` with the eSpeak voice ``voice``; returns int16 mono samples."""
+        return self.speak(text, voice=voice, rate_wpm=rate_wpm, pitch=pitch, pitch_range=pitch_range).samples
+
+    def speak(self, text: str, *, voice: str, rate_wpm: int = 175, pitch: int = 50, pitch_range: int = 50) -> Speech:
+        """Speak ``text``; returns the samples and where each word starts (eSpeak's word events)."""
         encoded = text.encode("utf-8") + b"\0"
         with self._lock:
             if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
@@ -74,14 +112,14 @@ class Espeak:
             self._lib.espeak_SetParameter(_ESPEAK_RATE, int(rate_wpm), 0)
             self._lib.espeak_SetParameter(_ESPEAK_PITCH, int(pitch), 0)
             self._lib.espeak_SetParameter(_ESPEAK_RANGE, int(pitch_range), 0)
-            self._chunks = []
+            self._chunks, self._words = [], []
             status = self._lib.espeak_Synth(encoded, len(encoded), 0, _POS_CHARACTER, 0, _ESPEAK_CHARS_UTF8, None, None)
             chunks, self._chunks = self._chunks, []
+            words, self._words = self._words, []
         if status != 0:
             raise EspeakError(f"eSpeak NG synthesis failed with status {status}")
-        if not chunks:
-            return np.zeros(0, dtype=np.int16)
-        return np.concatenate(chunks)
+        samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        return Speech(samples=samples, words=words)
 
 
 _instance: Espeak | None = None

@@ -77,9 +77,18 @@ def voice_name(language: str, variant: str) -> str:
 
 def speak(text: str, *, language: str, variant: str, rate: float = 1.0) -> np.ndarray:
     """eSpeak's speech for ``text``, as float32 at ANALYSIS_RATE."""
+    return speak_timed(text, language=language, variant=variant, rate=rate)[0]
+
+
+def speak_timed(
+    text: str, *, language: str, variant: str, rate: float = 1.0
+) -> tuple[np.ndarray, list[tuple[int, int, float]]]:
+    """eSpeak's speech for ``text`` (float32 at ANALYSIS_RATE) and, for each word it spoke,
+    (first character, end character, second at which eSpeak began it)."""
     es = espeak.get()
-    pcm = es.synthesize(text, voice=voice_name(language, variant), rate_wpm=round(BASE_RATE_WPM * rate))
-    return soxr.resample(pcm.astype(np.float32) / 32768.0, es.sample_rate, ANALYSIS_RATE).astype(np.float32)
+    speech = es.speak(text, voice=voice_name(language, variant), rate_wpm=round(BASE_RATE_WPM * rate))
+    audio = soxr.resample(speech.samples.astype(np.float32) / 32768.0, es.sample_rate, ANALYSIS_RATE)
+    return audio.astype(np.float32), [(a, b, sample / es.sample_rate) for a, b, sample in speech.words]
 
 
 def log_envelope(analysis: world.Analysis) -> np.ndarray:

@@ -34,6 +34,7 @@ from typing import ClassVar
 import numpy as np
 
 from synthesis.engines.base import (
+    AudioCallback,
     AudioChunk,
     EngineError,
     ModelTooLarge,
@@ -44,11 +45,13 @@ from synthesis.engines.base import (
     SynthesisResult,
     UnsupportedLanguage,
     VoiceProfile,
+    WordTiming,
     synthesize_by_streaming,
 )
 from synthesis.engines.gpt_sovits import assets, formats, loading
 from synthesis.engines.gpt_sovits.batching import Batcher, Job
 from synthesis.engines.gpt_sovits.library import prepare
+from synthesis.engines.words import fill_gaps
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +100,40 @@ def _return_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def _words(clip, text: str, *, until: float, cursor: int = 0) -> tuple[WordTiming, ...]:
+    """The library's word timestamps for ``clip`` (spans in ``text``, the request's text, at or
+    after ``cursor``), without its punctuation marks and kept inside the audio made so far
+    (``until``). The library finds each word's span by searching from the previous word's
+    start, so "is" after "This" lands inside "This": such a span is searched again from the
+    previous word's end."""
+    words = []
+    lowered = text.lower()
+    for subtitle in clip.subtitles or ():
+        first = max(0, min(len(text), int(subtitle.get("orig_idx_start", -1))))
+        end = max(first, min(len(text), int(subtitle.get("orig_idx_end", -1))))
+        if first < cursor:
+            found = lowered.find(str(subtitle.get("text", "")).lower(), cursor)
+            if found < 0 or not subtitle.get("text"):
+                continue
+            first, end = found, found + len(subtitle["text"])
+        if not any(ch.isalnum() for ch in text[first:end]):
+            continue
+        start = min(until, max(0.0, float(subtitle["start_s"])))
+        stop = subtitle.get("end_s")
+        stop = until if stop is None else min(until, max(start, float(stop)))
+        words.append(WordTiming(start, stop, first, end))
+        cursor = end
+    return tuple(words)
+
+
+def _timed(clip, request_text: str, *, text: tuple[int, int], seconds: tuple[float, float]):
+    """Every word of ``request_text[text[0]:text[1]]``, which ``clip`` speaks between
+    ``seconds``: the library's timings, and estimates for the words it left out."""
+    first, limit = text[0], max(text[0], min(len(request_text), text[1]))
+    words = _words(clip, request_text, until=seconds[1], cursor=first)
+    return fill_gaps(request_text, words, text_start=first, text_end=limit, time_start=seconds[0], time_end=seconds[1])
+
+
 def _audio(clip) -> np.ndarray:
     audio = np.asarray(clip.audio_data, dtype=np.float32)
     peak = float(np.abs(audio).max()) if audio.size else 0.0
@@ -110,13 +147,21 @@ class _Item:
     index: int
     request: SynthesisRequest
     on_progress: ProgressCallback | None
+    on_audio: AudioCallback | None = None
 
     def report(self, fraction: float) -> None:
         if self.on_progress:
             self.on_progress(self.index, fraction)
 
+    def deliver(self, chunk: AudioChunk) -> None:
+        if self.on_audio:
+            self.on_audio(self.index, chunk)
+
     def forward(self, _index: int, fraction: float) -> None:
         self.report(fraction)
+
+    def forward_audio(self, _index: int, chunk: AudioChunk) -> None:
+        self.deliver(chunk)
 
 
 def voice_key(profile: VoiceProfile) -> str:
@@ -387,7 +432,8 @@ class GptSovitsEngine:
             gpt_key, sovits_key = self.load_model(profile.data["model_id"])
             voice_key = self._voice_key(profile, sovits_key)
             text = request.text if self._tts._check_pause(request.text) else request.text + "."
-            segments = max(1, len(cut_text(text, 10)))
+            cuts = cut_text(text, 10)  # the library's segments: one chunk each in sentence mode
+            segments = max(1, len(cuts))
             if "seed" in params:
                 torch.manual_seed(int(params["seed"]))
             chunks = self._tts.infer_stream(
@@ -398,28 +444,41 @@ class GptSovitsEngine:
                 text_language=request.language,
                 prompt_language=profile.data.get("language", request.language),
                 stream_mode="sentence",
+                return_subtitles=True,
                 **_sampling(params),
                 gpt_model=gpt_key,
                 sovits_model=sovits_key,
                 debug=False,
             )
             done = 0
+            made = 0.0  # seconds of audio so far
+            cursor = 0  # where the last word timed ends in the text
             self.calls += 1
             self.spoken.append((request.text, voice_key))
             try:
                 for clip in chunks:
                     done += 1
-                    yield AudioChunk(audio=_audio(clip), sample_rate=SAMPLE_RATE, progress=min(1.0, done / segments))
+                    audio = _audio(clip)
+                    before, made = made, made + len(audio) / SAMPLE_RATE
+                    limit = sum(map(len, cuts[:done])) if done < segments else len(request.text)
+                    words = _timed(clip, request.text, text=(cursor, limit), seconds=(before, made))
+                    cursor = max([cursor, *(word.text_end for word in words)])
+                    yield AudioChunk(audio=audio, sample_rate=SAMPLE_RATE, progress=min(1.0, done / segments),
+                                     words=words)  # fmt: skip
             except _LIBRARY_ERRORS as exc:
                 raise EngineError(f"GPT-SoVITS failed: {type(exc).__name__}: {exc}") from exc
 
     def synthesize(
-        self, requests: Sequence[SynthesisRequest], *, on_progress: ProgressCallback | None = None
+        self,
+        requests: Sequence[SynthesisRequest],
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_audio: AudioCallback | None = None,
     ) -> list[SynthesisResult | Exception]:
         """Each request joins the batcher: requests of this call and of other threads' calls that
         share a model and sampling settings run in one batched library call. A request that
         fails alone comes back as its exception, in its place."""
-        jobs = [Job(key=_batch_key(request), item=_Item(index, request, on_progress))
+        jobs = [Job(key=_batch_key(request), item=_Item(index, request, on_progress, on_audio))
                 for index, request in enumerate(requests)]  # fmt: skip
         self._batcher.submit(jobs)
         return [job.error if job.error is not None else job.result for job in jobs]
@@ -455,14 +514,18 @@ class GptSovitsEngine:
             return
         for job, clip in zip(live, clips, strict=True):
             try:
+                audio, text = _audio(clip), job.item.request.text
+                words = _timed(clip, text, text=(0, len(text)), seconds=(0.0, len(audio) / SAMPLE_RATE))
+                chunk = AudioChunk(audio=audio, sample_rate=SAMPLE_RATE, progress=1.0, words=words)
+                job.item.deliver(chunk)
                 job.item.report(1.0)
-                job.result = SynthesisResult(audio=_audio(clip), sample_rate=SAMPLE_RATE)
+                job.result = SynthesisResult(audio=audio, sample_rate=SAMPLE_RATE, words=chunk.words)
             except Exception as exc:
                 job.error = exc
 
     def _run_alone(self, job: Job) -> None:
         try:
-            job.result = synthesize_by_streaming(self, [job.item.request], job.item.forward)[0]
+            job.result = synthesize_by_streaming(self, [job.item.request], job.item.forward, job.item.forward_audio)[0]
         except Exception as exc:
             job.error = exc
 
@@ -484,6 +547,7 @@ class GptSovitsEngine:
                         texts=texts,
                         text_languages=[r.language for r in requests],
                         prompt_languages=[r.profile.data.get("language", r.language) for r in requests],
+                        return_subtitles=True,
                         **_sampling(params),
                         gpt_model=gpt_key,
                         sovits_model=sovits_key,

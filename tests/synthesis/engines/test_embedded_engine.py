@@ -204,3 +204,46 @@ def test_scoring_a_result_costs_less_and_says_the_same():
     assert len(long_samples) / rate > 6.4  # so the cap was exercised
     assert speaker_embedding.similarity(long_samples, rate, full) > 0.97
     assert speaker_embedding.similarity(long_samples[: rate // 10], rate, full) is None  # 0.1 s: too short
+
+
+def _onsets(samples: np.ndarray, rate: int, *, gap_seconds: float = 0.06) -> list[float]:
+    """Where sound starts after a silence: 5 ms frames louder than -30 dB below the peak,
+    after at least ``gap_seconds`` of quieter ones (an onset detector of the test's own)."""
+    hop = rate // 200
+    frames = samples[: len(samples) // hop * hop].reshape(-1, hop)
+    level = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-9)
+    loud = level > level.max() - 30
+    onsets, quiet = [], int(gap_seconds * 200)
+    for index in np.flatnonzero(loud):
+        if index == 0 or not loud[max(0, index - quiet) : index].any():
+            onsets.append(index / 200)
+    return onsets
+
+
+@pytest.mark.parametrize("speed", [0.8, 1.0, 1.3])
+def test_word_starts_fall_on_the_words_onsets_at_any_speed(engine, profile, speed):
+    """Words said one by one (a pause after each comma) have clear onsets in the audio:
+    each word's start is within 150 ms of one, the speaking rate changed or not. (Much
+    faster, eSpeak drops the commas' pauses and the onsets run together.)"""
+    text = "One, two, three, four. Seven, eight, nine, ten!"
+    [result] = engine.synthesize([SynthesisRequest(text=text, language="en", profile=profile, params={"speed": speed})])
+    spoken = [text[w.text_start : w.text_end] for w in result.words]
+    assert spoken == ["One", "two", "three", "four", "Seven", "eight", "nine", "ten"]
+    onsets = _onsets(result.audio, result.sample_rate)
+    assert len(onsets) >= 7  # the pauses are really there
+    for word in result.words:
+        nearest = min(onsets, key=lambda onset: abs(onset - word.start))
+        assert abs(nearest - word.start) <= 0.15, (text[word.text_start : word.text_end], word.start, onsets)
+        assert word.start < word.end <= result.duration
+    starts = [w.start for w in result.words]
+    assert starts == sorted(starts)
+
+
+def test_words_keep_their_place_in_the_text_across_sentences_and_numbers(engine, profile):
+    text = "  In 1990, the café opened.\n\nIt's still there!  "
+    [result] = engine.synthesize([SynthesisRequest(text=text, language="en", profile=profile)])
+    spoken = [text[w.text_start : w.text_end] for w in result.words]
+    assert spoken == ["In", "1990", "the", "café", "opened", "It's", "still", "there"]
+    assert result.words[-1].end <= result.duration
+    second_sentence = result.words[5].start
+    assert second_sentence > result.words[4].end  # the pause between sentences is nobody's word

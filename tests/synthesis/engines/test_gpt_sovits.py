@@ -27,7 +27,7 @@ from synthesis.engines import get_engine
 from synthesis.engines.base import SynthesisRequest
 from synthesis.models import ModelStatus, Speaker, SpeakerStatus, SynthesisModel, Task, TaskStatus
 from synthesis.services.models import model_check
-from tests.conftest import LONG_REFERENCE, REFERENCE, VOICES, wait_for_task, wait_for_voice
+from tests.conftest import LONG_REFERENCE, REFERENCE, VOICES, assert_word_timestamps, wait_for_task, wait_for_voice
 
 SECOND_REFERENCE = VOICES / "2033-164914-0001.flac"
 TRANSCRIPT = "This is a test of my voice."
@@ -182,6 +182,7 @@ def test_gpt_sovits_voice_speaks_three_languages_through_the_worker(gpt_sovits, 
         assert rate == task.sample_rate == (48000 if kind == "ogg" else 32000)  # Opus has no 32 kHz
         assert len(audio) / rate == pytest.approx(task.duration_seconds, abs=0.01)
         assert task.duration_seconds > 0.1
+        assert_word_timestamps(task)
     wrong = tenant_a.create_task(speaker_id, text="안녕하세요", language="ko")
     assert wrong.status_code == 400
     assert wrong.json()["error"]["details"]["engine"] == "gpt-sovits"
@@ -382,6 +383,8 @@ def test_tasks_of_three_tenants_share_batched_calls_and_a_poisoned_one_fails_alo
     ids, tasks, calls = run(items)
     assert [t.status for t in tasks.values()] == [TaskStatus.DONE] * 12, [t.error for t in tasks.values()]
     assert calls < 12
+    for task in tasks.values():  # timed by the batched call too
+        assert_word_timestamps(task)
     spoken = dict(empty_pool.spoken)
     for voice, text in ids.values():
         assert spoken[text] == own_key[voice]  # each item of a batch spoke with its own voice's profile
