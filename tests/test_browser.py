@@ -157,9 +157,9 @@ def test_a_person_uploads_a_voice_synthesizes_and_plays_it(browser, stack):
         return [word.word, document.querySelector('#task-words .speaking')?.textContent];
     }""")
     assert highlighted == word
+    shot(page, "synthesize")
     download = page.get_by_role("link", name="Download")
     assert "download=1" in download.get_attribute("href")
-    shot(page, "synthesize")
 
     page.goto(f"{stack.base}/history/")
     page.locator("#task-list").get_by_text("DONE", exact=True).first.wait_for(timeout=10_000)

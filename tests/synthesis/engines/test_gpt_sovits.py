@@ -188,6 +188,34 @@ def test_gpt_sovits_voice_speaks_three_languages_through_the_worker(gpt_sovits, 
     assert wrong.json()["error"]["details"]["engine"] == "gpt-sovits"
 
 
+def test_a_gpt_sovits_task_streams_a_segment_at_a_time_and_stores_what_it_streamed(gpt_sovits, tenant_a, worker):
+    import asyncio
+
+    from synthesis import live_audio
+
+    _register(gpt_sovits["pairs"]["v2ProPlus"])
+    speaker_id = _gpt_voice(tenant_a)
+    assert wait_for_voice(speaker_id).status == SpeakerStatus.READY
+    text = "Hello world, this is a test. The second sentence follows it. And here is the third one."
+    task_id = tenant_a.create_task(speaker_id, text=text, params={"seed": 3}).json()["id"]  # seeded: run alone
+    assert wait_for_task(task_id, timeout=180).status == TaskStatus.DONE
+
+    async def replay(task):
+        return [event async for event in live_audio.follow(task)]
+
+    task = Task.objects.select_related("tenant").get(id=task_id)
+    events = asyncio.run(replay(task))
+    pieces = [event for event in events if isinstance(event, live_audio.Piece)]
+    assert isinstance(events[0], live_audio.Started)
+    assert events[-1] == live_audio.Ended(TaskStatus.DONE, "")
+    assert len(pieces) >= 2  # a piece per segment of the library's, not the whole at the end
+    streamed = np.frombuffer(b"".join(piece.pcm for piece in pieces), dtype="<i2")
+    stored, rate = sf.read(io.BytesIO(storage.get(tenant=task.tenant, object_key=task.result_key)), dtype="int16")
+    assert rate == events[0].rate
+    assert np.array_equal(streamed, stored)
+    assert [w["text_start"] for piece in pieces for w in piece.words] == [w[2] for w in assert_word_timestamps(task)]
+
+
 def test_a_worker_serving_only_embedded_never_takes_a_gpt_sovits_task(gpt_sovits, tenant_a, transactional_db):
     import synthesis.actors  # noqa: F401 - declares the actors
 
