@@ -13,6 +13,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;。！？；…])\s*|\n+")
 # Very long sentences are cut at clause punctuation so progress keeps moving.
 _CLAUSE_END = re.compile(r"(?<=[,，、:：])\s*")
 _MAX_SENTENCE_CHARS = 300
+_SPACE = re.compile(r"\s+")
 
 
 def _pieces(text: str, pattern: re.Pattern, start: int, end: int):
@@ -36,14 +37,39 @@ def _trimmed(text: str, start: int, end: int):
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of ``text``, in order."""
+    """(start, end) of each sentence of ``text``, in order. A sentence longer than
+    _MAX_SENTENCE_CHARS is cut at its clause punctuation into pieces as long as fit, and a
+    clause still too long at word boundaries (anywhere, in a script without spaces): progress
+    then moves through a long text without full stops, and no piece is too long to speak."""
     spans: list[tuple[int, int]] = []
     for start, end in _pieces(text, _SENTENCE_END, 0, len(text)):
         if end - start <= _MAX_SENTENCE_CHARS:
             spans.append((start, end))
-        else:
-            spans.extend(_pieces(text, _CLAUSE_END, start, end))
+            continue
+        for clause_start, clause_end in _joined(_pieces(text, _CLAUSE_END, start, end)):
+            spans.extend(_by_words(text, clause_start, clause_end))
     return spans
+
+
+def _joined(spans) -> list[tuple[int, int]]:
+    """Consecutive spans joined while they fit in _MAX_SENTENCE_CHARS."""
+    joined: list[tuple[int, int]] = []
+    for start, end in spans:
+        if joined and end - joined[-1][0] <= _MAX_SENTENCE_CHARS:
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return joined
+
+
+def _by_words(text: str, start: int, end: int):
+    """``text[start:end]`` in pieces of at most _MAX_SENTENCE_CHARS, cut after a word."""
+    while end - start > _MAX_SENTENCE_CHARS:
+        limit = start + _MAX_SENTENCE_CHARS
+        cut = max((match.end() for match in _SPACE.finditer(text, start + 1, limit)), default=limit)
+        yield from _trimmed(text, start, cut)
+        start = cut
+    yield from _trimmed(text, start, end)
 
 
 def split_sentences(text: str) -> list[str]:

@@ -175,6 +175,33 @@ def test_sentences_split_on_each_languages_punctuation(text, expected):
     assert split_sentences(text) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        ", ".join(["a clause of a long sentence with no full stop"] * 110),  # 5,000 characters, commas only
+        " ".join(["word"] * 1000),  # no punctuation at all: cut between words
+        "字" * 1000,  # no spaces either: cut anywhere
+    ],
+)
+def test_a_long_text_without_full_stops_is_spoken_in_bounded_pieces(text):
+    pieces = split_sentences(text)
+    assert len(pieces) >= len(text) // 300
+    assert max(map(len, pieces)) <= 300
+    assert "".join(pieces).replace(" ", "") == text.replace(" ", "")  # nothing lost, in order
+    if " " in text:
+        assert all(not piece.startswith(("ord", "d ")) for piece in pieces)  # never inside a word
+
+
+def test_progress_moves_through_a_long_text_without_full_stops(engine, profile):
+    text = ", ".join(["the words go on and on without a stop"] * 30)  # 1,170 characters
+    fractions = []
+    [result] = engine.synthesize([SynthesisRequest(text=text, language="en", profile=profile)],
+                                 on_progress=lambda _, fraction: fractions.append(fraction))  # fmt: skip
+    assert len(fractions) >= 4
+    assert 0 < fractions[0] < 0.5
+    assert result.duration > 20
+
+
 def test_reference_fixture_is_real_speech():
     samples, rate = sf.read(REFERENCE, dtype="float32")
     assert speech_seconds(samples, rate) > 2
