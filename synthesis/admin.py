@@ -16,6 +16,9 @@ class SpeakerAdmin(AuditedAdmin):
     exclude = ("reference_text",)
     readonly_fields = ("reference_key", "profile_key", "profile_engine", "reference_bytes", "duration_seconds")
 
+    def has_add_permission(self, request):
+        return False  # a voice is an upload a worker profiles: tenants add them (the API, the app)
+
     def has_delete_permission(self, request, obj=None):
         # Tenants delete voices (the API, the app) and erasure removes them: both keep the
         # usage counters and the files in step; a row deleted here would do neither.
@@ -77,7 +80,20 @@ class TaskAdmin(AuditedAdmin):
 
 
 admin.site.register(Batch, AuditedAdmin)
-admin.site.register(WebhookDelivery, AuditedAdmin)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(AuditedAdmin):
+    """A record of what was sent: read, never made or changed by hand."""
+
+    list_display = ("created_at", "event_type", "tenant", "attempt", "status_code", "succeeded", "next_attempt_at")
+    list_filter = ("event_type", "succeeded")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 def operations_view(request):

@@ -117,6 +117,9 @@ def _hours_since_last_purge() -> float | None:
     return round((timezone.now() - min(runs)).total_seconds() / 3600, 2)
 
 
+MIN_LOOKUPS_FOR_HIT_RATE = 50
+
+
 def indicators() -> list[Indicator]:
     since = timezone.now() - WINDOW
     finished = Task.objects.filter(finished_at__gte=since)
@@ -128,7 +131,8 @@ def indicators() -> list[Indicator]:
     )
     hits, misses = profile_cache_counts()
     backlog = Task.objects.filter(status=TaskStatus.PENDING).count()
-    hit_rate = round(100 * hits / (hits + misses), 1) if hits + misses else None
+    # A cold cache misses by design: no rate (and so no alert) before there is traffic to judge.
+    hit_rate = round(100 * hits / (hits + misses), 1) if hits + misses >= MIN_LOOKUPS_FOR_HIT_RATE else None
     error_rate = round(100 * counts["failed"] / counts["total"], 1) if counts["total"] else None
     return [
         Indicator("Queue backlog (pending tasks)", "queue_backlog_tasks", backlog, "tasks", 50, True),

@@ -50,7 +50,7 @@ class TenantAdmin(AuditedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # A tenant's files and queues are in its region: it is chosen once, at creation.
-        return ("region", "created_at") if obj else ("created_at",)
+        return ("region", "dpa_status", "created_at") if obj else ("created_at",)
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
         if db_field.name == "region":

@@ -86,6 +86,9 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     scopes = models.JSONField(default=default_scopes)
 
+    class Meta:
+        verbose_name = "API key"
+
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name or 'unnamed'})"
 

@@ -216,3 +216,36 @@ def test_what_the_usage_counters_count_is_not_edited_or_deleted_here(operator, t
     assert Task.objects.filter(id=task_id, status="PENDING").exists()
     assert Speaker.objects.filter(id=voice, deleted_at__isnull=True).exists()
     assert usage.recount(tenant_a.tenant) == {}
+
+
+def test_the_index_leads_to_operations_and_names_things_right(operator, tenant_a):
+    index = operator.get("/admin/").content.decode()
+    assert 'href="/admin/operations/"' in index
+    assert "API keys" in index
+    assert "Api keys" not in index
+    tenant_page = operator.get(f"/admin/tenants/tenant/{tenant_a.tenant.id}/change/").content.decode()
+    assert "DPA" in tenant_page
+    assert "accepted " in tenant_page  # the acceptance's date, on the tenant's own page
+
+
+def test_voices_and_webhook_deliveries_are_not_made_by_hand(operator):
+    for model in ("synthesis/speaker", "synthesis/webhookdelivery"):
+        assert operator.get(f"/admin/{model}/add/").status_code == 403
+        assert "/add/" not in operator.get(f"/admin/{model}/").content.decode().split("<table")[0]
+
+
+def test_a_cold_profile_cache_does_not_alert(operator, settings):
+    from django.core.cache import cache
+
+    from synthesis import operations
+
+    cache.delete_many([operations._HITS, operations._MISSES])  # counted by earlier tests of this run
+    operations.count_profile_cache(hit=False)  # the first lookups after a start miss by design
+    rate = next(i for i in operations.indicators() if i.metric == "profile_cache_hit_percent")
+    assert rate.value is None
+    assert not rate.alerting
+    for _ in range(operations.MIN_LOOKUPS_FOR_HIT_RATE):
+        operations.count_profile_cache(hit=False)
+    rate = next(i for i in operations.indicators() if i.metric == "profile_cache_hit_percent")
+    assert rate.value == 0.0
+    assert rate.alerting  # with traffic, a cache that never hits is worth an alert

@@ -53,6 +53,7 @@ def test_dry_run_lists_and_deletes_nothing(tenant_a, capsys):
     call_command("purge", "--dry-run")
     out = capsys.readouterr().out
     assert f"Would purge task {task_id}" in out
+    assert "Would purge: 1 tasks, 0 voices" in out
     assert Task.objects.filter(id=task_id).exists()
 
 

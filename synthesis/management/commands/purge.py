@@ -23,4 +23,5 @@ class Command(BaseCommand):
         for kind, items in listed:
             for item in items:
                 self.stdout.write(f"{verb} {kind} {item}")
-        self.stdout.write(f"{verb}: {report.counts()}")
+        counts = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in report.counts().items())
+        self.stdout.write(f"{verb}: {counts}")
