@@ -37,6 +37,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -123,7 +124,8 @@ def _web_options(env: dict[str, str]) -> list[str]:
 def _asgi_command(env: dict[str, str], run: str) -> list[str]:
     """uvicorn on a unix socket behind Caddy, which sets the forwarded headers."""
     command = [
-        *(str(BIN / "uvicorn"), "sovits_site.asgi:application", "--uds", f"{run}/asgi.sock", "--ws", "websockets"),
+        *(str(BIN / "uvicorn"), "sovits_site.asgi:application", "--uds", f"{run}/asgi.sock", "--workers", "1"),
+        *("--ws", "websockets-sansio"),
         *("--lifespan", "off", "--proxy-headers", "--forwarded-allow-ips", "*", "--timeout-graceful-shutdown", "10"),
     ]
     return command if _access_log(env) else [*command, "--no-access-log"]
@@ -175,6 +177,8 @@ def _commands(env: dict[str, str], role: str) -> list[tuple[str, list[str]]]:
                 env["WEB_CONCURRENCY"],
                 "--limit-request-line",
                 "0",  # GPT-SoVITS clients send long texts in GET /tts query strings; Caddy still caps headers
+                "--control-socket",
+                f"{run}/gunicorn.ctl",  # in var/, not the home folder
                 "--graceful-timeout",
                 "10",
                 *_web_options(env),
@@ -284,25 +288,60 @@ def _rpc(run: Path) -> xmlrpc.client.ServerProxy:
 
 
 def _start_services(run: Path, names: list[str], supervisord: subprocess.Popen, env: dict[str, str], stopping) -> None:
-    """Start the programs once Redis answers (the embedded one may still be loading its data)."""
+    """Start the programs once Redis answers (the embedded one may still be loading its data),
+    and the proxy once the web servers listen: a request meanwhile would only log a 502."""
+    first = [name for name in names if name not in ("redis", "proxy")]
+    steps = [(first, lambda: "redis" not in names or _redis_answers(env))]
+    if "proxy" in names:
+        steps.append((["proxy"], lambda: all(_listens(run / sock) for sock in ("gunicorn.sock", "asgi.sock"))))
     deadline = time.monotonic() + 60
-    while not stopping():
+    while steps and not stopping():
         if supervisord.poll() is not None:
             raise SystemExit("[stack] supervisord exited during start-up")
+        programs, ready = steps[0]
         try:
-            if "redis" not in names or _redis_answers(env):
+            if ready():
                 rpc = _rpc(run)  # a fresh connection each try: a failed one cannot send again
-                for name in names:
-                    if name != "redis":
-                        # Already started (a retry of this loop) or failing (supervisord retries it): fine.
-                        with contextlib.suppress(xmlrpc.client.Fault):
-                            rpc.supervisor.startProcess(name, False)
-                return
+                for name in programs:
+                    # Already started (a retry of this loop) or failing (supervisord retries it): fine.
+                    with contextlib.suppress(xmlrpc.client.Fault):
+                        rpc.supervisor.startProcess(name, False)
+                steps.pop(0)
+                continue
         except (OSError, xmlrpc.client.Error, http.client.HTTPException):
             pass  # supervisord's socket not up yet
         if time.monotonic() > deadline:
-            raise SystemExit("[stack] supervisord or the embedded Redis did not start within a minute")
+            raise SystemExit("[stack] supervisord, the embedded Redis or the web servers did not start within a minute")
         time.sleep(0.2)
+
+
+def _listens(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+        return True
+
+
+class WorkersReady:
+    """Whether every Dramatiq program has said it is ready for jobs since this start (in its log)."""
+
+    LINE = b"is ready for action"
+
+    def __init__(self, logs: Path, names: list[str]):
+        self.logs = {name: logs / f"{name}.log" for name in names if name.startswith("worker")}
+        self.offsets = {name: path.stat().st_size if path.exists() else 0 for name, path in self.logs.items()}
+        self.ready: set[str] = set()
+
+    def __call__(self) -> bool:
+        for name, path in self.logs.items():
+            if name not in self.ready:
+                with contextlib.suppress(OSError), open(path, "rb") as log:
+                    log.seek(self.offsets[name])
+                    if self.LINE in log.read():
+                        self.ready.add(name)
+        return len(self.ready) == len(self.logs)
 
 
 def _redis_answers(env: dict[str, str]) -> bool:
@@ -466,6 +505,7 @@ def main() -> int:
     )  # fmt: skip
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    workers_ready = WorkersReady(logs, names)
     _start_services(run, names, supervisord, env, lambda: stopping)
     announced = False
     crashes = CrashReport(run)
@@ -473,7 +513,8 @@ def main() -> int:
     while supervisord.poll() is None:
         if not stopping:
             crashes.check()
-        if not (announced or stopping) and "proxy" in names and _healthy(f"{url}/healthz"):
+        # Announced once it serves and its workers take jobs: after their start-up lines, not among them.
+        if not (announced or stopping) and "proxy" in names and workers_ready() and _healthy(f"{url}/healthz"):
             announced = True
             _say(
                 f"\n[stack] Voice platform running at {url}\n"

@@ -88,6 +88,14 @@ def test_make_run_stack_serves_the_whole_flow_and_stops_cleanly(stack):
     assert refused[-1].json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
 
     live = stack["live"]
+    # A quiet start: no proxy errors while the web servers boot, the banner after the workers
+    # are ready (not buried among their start-up lines), nothing written outside var/.
+    output = live.log_path.read_text()
+    assert "dial unix" not in output
+    assert output.index("running at") > output.rindex("is ready for action")
+    assert f"Control socket listening at {live.var.resolve()}/run/gunicorn.ctl" in output
+    assert "DeprecationWarning" not in output
+
     os.killpg(live.proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
     assert live.proc.wait(timeout=60) == 0
     assert live.processes() == []  # Redis, workers, supervisord: nothing of the stack is left
