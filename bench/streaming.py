@@ -22,7 +22,11 @@ the path, not real speed); real weights and a GPU come from the environment as f
 ``bench/gpt_sovits.py``: ``GPT_SOVITS_ASSETS_DIR``, ``GPT_SOVITS_BENCH_GPT``,
 ``GPT_SOVITS_BENCH_SOVITS``, ``GPT_SOVITS_DEVICE=cuda``.
 
-Prints JSON on stdout, progress on stderr. Run:
+On two CPU cores the embedded engine takes about two minutes (voice profile included);
+GPT-SoVITS's tiny random models speak until their token limit, so its long text takes
+minutes a request (15 min or more in all): ``--engines embedded`` or ``--quick`` skip it.
+The load averages before and after are in ``machine``: other work on the cores skews every
+figure. Prints JSON on stdout, progress on stderr. Run:
 ``.venv/bin/python bench/streaming.py [--repeat 3] [--engines embedded,gpt-sovits] [--quick]``.
 """
 
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import logging
 import os
 import statistics
 import sys
@@ -54,6 +59,11 @@ WAV_HEADER = 44
 TARGET_RATIO = 0.25
 TIMEOUT = httpx.Timeout(600, connect=10)
 TINY = "tiny random (noise): the figures prove the path, not real speed"
+
+
+def _load() -> list[float]:
+    """The 1, 5 and 15-minute load averages: other work on the cores skews every figure."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _say(*parts) -> None:
@@ -163,6 +173,8 @@ def summary(runs: list[dict], errors: list[str]) -> dict:
             "first_byte_s": round(first, 3),
             "total_s": round(total, 3),
             "first_over_total": round(first / total, 3),
+            "first_byte_s_runs": [round(run["first"], 3) for run in runs],
+            "total_s_runs": [round(run["total"], 3) for run in runs],
             "audio_s": round(audio, 2) if audio is not None else None,
             "sample_rate": rate or None,
         }
@@ -266,11 +278,12 @@ def main() -> None:
     unknown = wanted - {"embedded", "gpt-sovits"}
     if unknown or not args.engines:
         parser.error(f"--engines: unknown or none: {sorted(unknown)}")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request (the G2P's setup logs INFO)
     workdir = Path(tempfile.mkdtemp(prefix="sovits-streaming-bench-"))
-    began = time.monotonic()
+    began, load_before = time.monotonic(), _load()
     measured = run(args, workdir)
     report = {
-        "machine": {"cpu_count": os.cpu_count()},
+        "machine": {"cpu_count": os.cpu_count(), "load_average_before": load_before, "load_average_after": _load()},
         "repeat": args.repeat,
         "texts": {name: {"sentences": text.count("."), "characters": len(text)} for name, text in TEXTS.items()},
         **measured,

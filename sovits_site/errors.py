@@ -44,7 +44,9 @@ CATALOGUE = _catalogue(
     ErrorCode("AUDIO_TOO_LONG", 400, CLIENT, False, "The reference audio is too long"),
     ErrorCode("AUDIO_SILENT", 400, CLIENT, False, "The reference audio holds too little speech"),
     ErrorCode("AUDIO_CLIPPED", 400, CLIENT, False, "The reference audio is clipped (distorted)"),
+    ErrorCode("AUDIO_NO_SPEECH", 400, CLIENT, False, "The reference audio holds no speech"),
     ErrorCode("UNSUPPORTED_LANGUAGE", 400, CLIENT, False, "The language is not supported"),
+    ErrorCode("LANGUAGE_MISMATCH", 400, CLIENT, False, "The text is written in a script the language cannot speak"),
     ErrorCode("TEXT_TOO_LONG", 400, CLIENT, False, "The text is longer than a task allows"),
     ErrorCode("UNSUPPORTED_ENGINE", 400, CLIENT, False, "This deployment does not serve that engine"),
     ErrorCode("MODEL_INVALID", 400, CLIENT, False, "The file is not a usable GPT-SoVITS checkpoint"),
@@ -52,6 +54,7 @@ CATALOGUE = _catalogue(
     ErrorCode("INVALID_CALLBACK_URL", 400, CLIENT, False, "The callback URL is not allowed"),
     ErrorCode("NOT_AUTHENTICATED", 401, CLIENT, False, "Authentication credentials were not provided"),
     ErrorCode("AUTHENTICATION_FAILED", 401, CLIENT, False, "The credentials are invalid"),
+    ErrorCode("TOKEN_EXPIRED", 401, CLIENT, False, "The access token has expired; refresh it"),
     ErrorCode("PERMISSION_DENIED", 403, CLIENT, False, "You may not perform this action"),
     ErrorCode("DPA_NOT_ACCEPTED", 403, CLIENT, False, "The tenant's owner must accept the current DPA first"),
     ErrorCode("NOT_FOUND", 404, CLIENT, False, "Not found"),
@@ -59,9 +62,11 @@ CATALOGUE = _catalogue(
     ErrorCode("NOT_ACCEPTABLE", 406, CLIENT, False, "The requested representation is not available"),
     ErrorCode("TASK_NOT_DONE", 409, CLIENT, True, "The task has not finished"),
     ErrorCode("TASK_FAILED", 409, CLIENT, False, "The task failed and has no audio"),
+    ErrorCode("TASK_CANCELLED", 409, CLIENT, False, "The task was cancelled and has no audio"),
     ErrorCode("VOICE_NOT_READY", 409, CLIENT, True, "The voice is not ready for synthesis"),
     ErrorCode("MODEL_NOT_READY", 409, CLIENT, True, "The model is not ready for use"),
     ErrorCode("CONFLICT", 409, CLIENT, False, "The request conflicts with the current state"),
+    ErrorCode("VOICE_NAME_TAKEN", 409, CLIENT, False, "A voice of yours already has this name"),
     ErrorCode("IDEMPOTENCY_CONFLICT", 409, CLIENT, False, "The Idempotency-Key was used with another request"),
     ErrorCode("LINK_EXPIRED", 410, CLIENT, False, "The signed link has expired"),
     ErrorCode("PAYLOAD_TOO_LARGE", 413, CLIENT, False, "The request body is too large"),
@@ -116,9 +121,28 @@ def error_response(request, code: str, message: str | None = None, *, details: d
     )
 
 
+class TokenExpired(drf.AuthenticationFailed):
+    """An access token past its expiry: the client should refresh it (not sign in again)."""
+
+    default_detail = "The access token has expired; refresh it with POST /api/v1/auth/token/refresh"
+    default_code = "token_expired"
+
+
+def _plain(detail: Any) -> str:
+    """DRF details (and simplejwt's nested ones) as words, never a repr of ErrorDetail objects."""
+    if isinstance(detail, dict):
+        if "detail" in detail:
+            return _plain(detail["detail"])
+        return "; ".join(f"{key}: {_plain(value)}" for key, value in detail.items())
+    if isinstance(detail, list):
+        return "; ".join(_plain(item) for item in detail)
+    return str(detail)
+
+
 _DRF_CODES: list[tuple[type[Exception], str]] = [
     (drf.ParseError, "MALFORMED_REQUEST"),
     (drf.NotAuthenticated, "NOT_AUTHENTICATED"),
+    (TokenExpired, "TOKEN_EXPIRED"),
     (drf.AuthenticationFailed, "AUTHENTICATION_FAILED"),
     (drf.PermissionDenied, "PERMISSION_DENIED"),
     (drf.NotFound, "NOT_FOUND"),
@@ -142,6 +166,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, ApiError):
         body = exc.as_dict()
         status = exc.error.status
+        link = body["details"].get("url")
+        if request is not None and isinstance(link, str) and link.startswith("/"):
+            body["details"] = {**body["details"], "url": request.build_absolute_uri(link)}  # a link to follow
         if "retry_after" in exc.details:
             headers["Retry-After"] = str(exc.details["retry_after"])
     else:
@@ -154,7 +181,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         if isinstance(exc, drf.ValidationError):
             details = {"fields": exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}}
         elif isinstance(exc, drf.APIException):
-            message = str(exc.detail)
+            message = _plain(exc.detail)
         if isinstance(exc, drf.Throttled) and exc.wait is not None:
             details["retry_after"] = int(exc.wait)
             headers["Retry-After"] = str(int(exc.wait))

@@ -4,10 +4,18 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from sovits_site import handlers, health
-from synthesis.api.compat import OpenAISpeechApi, SetGptWeightsApi, SetSovitsWeightsApi, TtsApi
+from sovits_site.error_catalogue import ErrorCatalogueApi
+from synthesis.api.compat import (
+    OpenAIModelDetailApi,
+    OpenAIModelListApi,
+    OpenAISpeechApi,
+    SetGptWeightsApi,
+    SetSovitsWeightsApi,
+    TtsApi,
+)
 from synthesis.api.streaming import taking_over
 from synthesis.metrics import metrics_view
-from synthesis.pages import AppPage, DpaPage, VoicesPage
+from synthesis.pages import AppPage, DpaPage, VoicesPage, WorkspaceErasedPage
 from tenants.api import (
     ApiKeyListCreateApi,
     ApiKeyRevokeApi,
@@ -40,9 +48,12 @@ urlpatterns = [
     path("set_gpt_weights", SetGptWeightsApi.as_view(), name="compat-set-gpt-weights"),
     path("set_sovits_weights", SetSovitsWeightsApi.as_view(), name="compat-set-sovits-weights"),
     path("v1/audio/speech", taking_over(OpenAISpeechApi), name="compat-openai-speech"),
+    path("v1/models", OpenAIModelListApi.as_view(), name="compat-openai-models"),
+    path("v1/models/<str:model>", OpenAIModelDetailApi.as_view(), name="compat-openai-model"),
     path("api/v1/", include(api_v1)),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/errors", ErrorCatalogueApi.as_view(), name="error-catalogue"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="page-synthesize"), name="home"),
@@ -52,6 +63,7 @@ urlpatterns = [
     path("keys/", AppPage.as_view(page="keys", admin_only=True), name="page-keys"),
     path("privacy/", AppPage.as_view(page="privacy", owner_only=True), name="page-privacy"),
     path("dpa/", DpaPage.as_view(), name="page-dpa"),
+    path("erased/", WorkspaceErasedPage.as_view(), name="page-erased"),
 ]
 
 handler400 = handlers.bad_request

@@ -53,6 +53,10 @@ def _deliver_webhook(task_id: str, *_legacy) -> None:
     webhooks.deliver(task_id=task_id)
 
 
+def _deliver_batch_webhook(batch_id: str) -> None:
+    webhooks.deliver_batch(batch_id=batch_id)
+
+
 def _work_subject_request(request_id: str) -> None:
     request_work(request_id=request_id)
 
@@ -80,6 +84,7 @@ _FUNCTIONS: dict[str, Callable] = {
     "profile": _extract_profile,
     "model_check": _check_model,
     "webhook": _deliver_webhook,
+    "batch_webhook": _deliver_batch_webhook,
     "subject_request": _work_subject_request,
     "purge": _purger,
     "reconcile": _reconciler,

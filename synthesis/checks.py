@@ -23,3 +23,19 @@ def gpt_sovits_assets(app_configs=None, **kwargs):
     hint = "Lay GPT_SOVITS_ASSETS_DIR out as the README's GPT-SoVITS section says."
     problems = assets.missing(settings.GPT_SOVITS_ASSETS_DIR)
     return [level(str(problem), hint=hint, id=f"synthesis.{code}") for problem in problems]
+
+
+@register()
+def public_base_url(app_configs=None, **kwargs):
+    """Webhooks are sent by workers, which know no request's host: without PUBLIC_BASE_URL
+    their ``result_url`` points at this machine's own address, which receivers elsewhere
+    cannot reach."""
+    if not settings.PRODUCTION or settings.PUBLIC_BASE_URL:
+        return []
+    return [
+        Warning(
+            f"PUBLIC_BASE_URL is not set: webhooks' result_url would start with {settings.LOCAL_BASE_URL}",
+            hint="Set PUBLIC_BASE_URL to the address clients use, e.g. https://voice.example.com",
+            id="synthesis.W002",
+        )
+    ]

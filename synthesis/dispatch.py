@@ -64,6 +64,7 @@ JOBS: dict[str, Job] = {
         for engine in queues.ENGINES
     },
     "webhook": Job(queues.WEBHOOKS, {"max_retries": 0, "time_limit": 60_000}),
+    "batch_webhook": Job(queues.WEBHOOKS, {"max_retries": 0, "time_limit": 60_000}),
     "subject_request": Job(queues.MAINTENANCE, _RETRIED),
     # Periodic (the scheduler process enqueues them); see synthesis.actors.
     "purge": Job(queues.MAINTENANCE, {"max_retries": 3}),

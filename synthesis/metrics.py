@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -87,7 +86,14 @@ def metrics_view(request):
     supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     token_ok = bool(settings.METRICS_TOKEN) and hmac.compare_digest(supplied, settings.METRICS_TOKEN)
     if not (token_ok or (request.user.is_authenticated and request.user.is_staff)):
-        raise PermissionDenied("Metrics are for operators: sign in as staff or send METRICS_TOKEN")
+        # Scrapers read plain text, not the app's HTML error page.
+        if supplied or request.user.is_authenticated:
+            return HttpResponse("Forbidden: metrics are for operators (staff, or METRICS_TOKEN).\n",
+                                status=403, content_type="text/plain; charset=utf-8")  # fmt: skip
+        response = HttpResponse("Unauthorized: send Authorization: Bearer <METRICS_TOKEN>, or sign in as staff.\n",
+                                status=401, content_type="text/plain; charset=utf-8")  # fmt: skip
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServiceCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models.functions import Lower
 from django_cryptography.fields import encrypt
 
 from tenants.models import Tenant
@@ -102,6 +103,13 @@ class Speaker(models.Model):
             models.Index(fields=["tenant", "deleted_at", "-created_at"]),
             models.Index(fields=["created_at"], condition=models.Q(status="PROCESSING"), name="speaker_profiling"),
         ]
+        constraints = [
+            # Compatible clients name a voice (case-insensitively): one live voice per name.
+            models.UniqueConstraint(
+                Lower("name"), "tenant", condition=models.Q(deleted_at__isnull=True), name="speaker_name_once",
+                violation_error_message="A voice of this tenant already has this name.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
@@ -133,10 +141,19 @@ class Batch(models.Model):
     priority = models.PositiveSmallIntegerField(default=0)
     callback_url = models.URLField(max_length=2000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set once, by the ending of its last item (a conditional update: exactly once however
+    # many items end at the same time); its batch.completed webhook is then due.
+    completed_at = models.DateTimeField(null=True, blank=True)
+    webhook_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "batches"
+        indexes = [
+            models.Index(
+                fields=["webhook_due_at"], condition=models.Q(webhook_due_at__isnull=False), name="batch_webhook_due"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"batch {self.id}"
@@ -248,11 +265,15 @@ class IdempotencyRecord(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """One attempt to deliver one event. Retries of an event share its ``event_id`` (the webhook-id)."""
+    """One attempt to deliver one event. Retries of an event share its ``event_id`` (the webhook-id).
+    A task's event names its task; a batch's ``batch.completed`` names the batch only."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_deliveries")
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
     event_id = models.CharField(max_length=64, db_index=True)
     event_type = models.CharField(max_length=32)
     url = models.URLField(max_length=2000)

@@ -19,7 +19,8 @@ WINDOW = timedelta(hours=1)
 _HITS, _MISSES = "metrics:profile-cache:hits", "metrics:profile-cache:misses"
 _PURGE = "metrics:purge"
 _RECONCILED = "metrics:reconciled"
-RECONCILED_KINDS = ("tasks", "tasks_taken_over", "tasks_settled", "voices", "models", "webhooks", "subject_requests")
+RECONCILED_KINDS = ("tasks", "tasks_taken_over", "tasks_settled", "voices", "models", "webhooks", "batch_webhooks",
+                    "subject_requests")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import soxr
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils.text import slugify
 
 from synthesis.models import OutputFormat, Task
 
@@ -65,13 +66,29 @@ def extension(output_format: str) -> str:
     return str(OutputFormat(output_format).value)
 
 
-def signed_result_url(task: Task, request=None) -> str:
-    """A URL that serves the task's audio without credentials until it expires."""
-    token = signing.dumps(str(task.id), salt=_SALT, compress=True)
-    path = reverse("result-download", kwargs={"token": token})
+def download_name(task: Task) -> str:
+    """What a saved result is called: the voice and when the task was made (UTC), e.g.
+    ``narrator-2026-12-02-1403.wav``, so a folder of downloads sorts and reads by itself."""
+    voice = slugify(task.speaker.name, allow_unicode=True) or "speech"
+    return f"{voice}-{task.created_at:%Y-%m-%d-%H%M}.{extension(task.output_format)}"
+
+
+def public_base_url(request=None) -> str:
+    """Where clients reach this deployment: ``PUBLIC_BASE_URL`` when set (the one name behind
+    a proxy or load balancer), else the host the request came to, else (a worker sending a
+    webhook has no request) the address ``make run`` serves on."""
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL.rstrip("/")
     if request is not None:
-        return request.build_absolute_uri(path)
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path if settings.PUBLIC_BASE_URL else path
+        return f"{request.scheme}://{request.get_host()}"
+    return settings.LOCAL_BASE_URL
+
+
+def signed_result_url(task: Task, request=None) -> str:
+    """An absolute URL that serves the task's audio without credentials until it expires:
+    the same form in every answer, list, batch, live event and webhook."""
+    token = signing.dumps(str(task.id), salt=_SALT, compress=True)
+    return public_base_url(request) + reverse("result-download", kwargs={"token": token})
 
 
 def task_id_from_token(token: str) -> str:

@@ -67,6 +67,18 @@ def batch_get(*, tenant: Tenant, batch_id: uuid.UUID | str) -> Batch:
     return batch
 
 
+def batch_status(statuses: list[str]) -> str:
+    """A batch's status from its items': PENDING until one starts; PROCESSING while any is
+    unfinished; then DONE, FAILED (every item failed or was cancelled) or PARTIAL."""
+    if all(s == TaskStatus.PENDING for s in statuses):
+        return "PENDING"
+    if any(s in (TaskStatus.PENDING, TaskStatus.PROCESSING) for s in statuses):
+        return "PROCESSING"
+    if all(s == TaskStatus.DONE for s in statuses):
+        return "DONE"
+    return "PARTIAL" if TaskStatus.DONE in statuses else "FAILED"
+
+
 def webhook_deliveries(*, task: Task) -> list[WebhookDelivery]:
     return list(WebhookDelivery.objects.filter(task=task).order_by("created_at"))
 
@@ -78,14 +90,22 @@ def task_get(*, tenant: Tenant, task_id: uuid.UUID | str) -> Task:
         raise ApiError("NOT_FOUND", "Task not found", details={"task_id": str(task_id)}) from None
 
 
-def task_words(*, task: Task) -> list[dict]:
-    """A DONE task's word timestamps: each word with its start and end (seconds) and its
-    character span in the task's text."""
+def task_require_done(*, task: Task) -> None:
+    """What a read of a task's result (audio, words) answers before or instead of DONE:
+    FAILED and CANCELLED tasks will never have one (not retryable), others may later."""
     if task.status == TaskStatus.FAILED:
         raise ApiError("TASK_FAILED", details={"task_id": str(task.id), "error": task.error})
+    if task.status == TaskStatus.CANCELLED:
+        raise ApiError("TASK_CANCELLED", details={"task_id": str(task.id), "status": task.status})
     if task.status != TaskStatus.DONE:
         raise ApiError("TASK_NOT_DONE", f"The task is {task.status}", details={"task_id": str(task.id),
                                                                                "status": task.status})  # fmt: skip
+
+
+def task_words(*, task: Task) -> list[dict]:
+    """A DONE task's word timestamps: each word with its start and end (seconds) and its
+    character span in the task's text."""
+    task_require_done(task=task)
     stored = TaskTimestamps.objects.filter(task=task).values_list("words", flat=True).first()
     if stored is None:
         raise ApiError("NOT_FOUND", "This task was made before word timestamps were recorded",

@@ -21,15 +21,25 @@ def _get_encoder():
     global _encoder
     with _lock:
         if _encoder is None:
-            import torch
             from resemblyzer import VoiceEncoder
-
-            # Workers run one engine call per thread; letting torch spread each
-            # call over every core as well would oversubscribe the CPU.
-            torch.set_num_threads(1)
 
             _encoder = VoiceEncoder(device="cpu", verbose=False)
         return _encoder
+
+
+_thread = threading.local()
+
+
+def _one_torch_thread() -> None:
+    """Workers run one engine call per thread; letting torch spread each call over every core
+    as well would oversubscribe the CPU. OpenMP keeps that setting per calling thread: a thread
+    that did not set it (when another thread loaded the encoder, such as the warm-up) ran its
+    inference on every core, with spinning OpenMP threads, several times slower under load."""
+    if not getattr(_thread, "one_torch_thread", False):
+        import torch
+
+        torch.set_num_threads(1)
+        _thread.one_torch_thread = True
 
 
 # Scoring a result: partials side by side instead of overlapping by half (Resemblyzer's
@@ -62,6 +72,14 @@ def embed(samples: np.ndarray, sample_rate: int, *, for_scoring: bool = False) -
     return _embed_utterance(_get_encoder(), wav, rate=1.3, min_coverage=0.75)
 
 
+def warm() -> None:
+    """Load the network (torch and its weights) and librosa, and run them once: the first
+    embedding in a process otherwise takes several seconds more than the next."""
+    noise = np.random.default_rng(0).normal(0.0, 0.1, EMBEDDING_RATE * 2).astype(np.float32)
+    embed(noise, EMBEDDING_RATE, for_scoring=True)
+    embed(noise, EMBEDDING_RATE)
+
+
 def similarity(samples: np.ndarray, sample_rate: int, reference: np.ndarray) -> float | None:
     """A result's similarity to its voice's reference embedding (None: too short to tell)."""
     try:
@@ -77,6 +95,7 @@ def _embed_utterance(encoder, wav: np.ndarray, *, rate: float, min_coverage: flo
     half the cost of scoring a short result."""
     import torch
 
+    _one_torch_thread()
     wav_slices, mel_slices = encoder.compute_partial_slices(len(wav), rate=rate, min_coverage=min_coverage)
     if wav_slices[-1].stop >= len(wav):
         wav = np.pad(wav, (0, wav_slices[-1].stop - len(wav)), "constant")

@@ -1,4 +1,5 @@
-"""Signed webhooks for finished tasks, as the Standard Webhooks scheme specifies.
+"""Signed webhooks for finished tasks (and completed batches), as the Standard Webhooks
+scheme specifies.
 
 Each event has one ``webhook-id``, kept on every retry so the receiver can drop
 duplicates; ``webhook-signature`` is ``v1,<base64 HMAC-SHA256>`` of
@@ -25,7 +26,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from synthesis import dispatch
-from synthesis.models import Task, TaskStatus, WebhookDelivery
+from synthesis.models import Batch, Task, TaskStatus, WebhookDelivery
 from synthesis.safe_http import BlockedAddress, guarded_client
 from tenants.models import Tenant
 
@@ -69,13 +70,50 @@ def task_event(task: Task, *, result_url: str | None) -> dict:
     }
 
 
+def batch_event(batch: Batch, tasks: list[Task]) -> dict:
+    """``batch.completed``: sent once, when the last of the batch's items has ended."""
+    from synthesis.results import signed_result_url
+    from synthesis.selectors import batch_status
+
+    statuses = [task.status for task in tasks]
+    return {
+        "type": "batch.completed",
+        "timestamp": timezone.now().isoformat(),
+        "data": {
+            "batch_id": str(batch.id),
+            "status": batch_status(statuses),
+            "total": len(tasks),
+            "done": statuses.count(TaskStatus.DONE),
+            "failed": statuses.count(TaskStatus.FAILED),
+            "cancelled": statuses.count(TaskStatus.CANCELLED),
+            "tasks": [
+                {
+                    "task_id": str(task.id),
+                    "status": task.status,
+                    "result_url": signed_result_url(task) if task.status == TaskStatus.DONE else None,
+                    "error": task.error,
+                }
+                for task in tasks
+            ],
+        },
+    }
+
+
 def event_id(task: Task) -> str:
     """A task has one final event; its id is the same on every attempt and every re-send."""
     return f"msg_{task.id.hex}"
 
 
+def batch_event_id(batch: Batch) -> str:
+    return f"msg_batch_{batch.id.hex}"
+
+
 def enqueue(task: Task, *, delay_seconds: float | None = None) -> bool:
     return dispatch.send("webhook", task.tenant.region, str(task.id), delay_seconds=delay_seconds)
+
+
+def enqueue_batch(batch_id, *, region: str, delay_seconds: float | None = None) -> bool:
+    return dispatch.send("batch_webhook", region, str(batch_id), delay_seconds=delay_seconds)
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -90,17 +128,39 @@ def deliver(*, task_id) -> None:
     Idempotent: the attempt is claimed on the row (``webhook_due_at`` moves past the
     attempt's own timeout), so a duplicate message finds nothing due and does nothing.
     """
-    now = timezone.now()
-    attempt_lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 30)
-    if not Task.objects.filter(id=task_id, webhook_due_at__lte=now).update(webhook_due_at=attempt_lease):
+    lease = _claim(Task.objects.filter(id=task_id))
+    if lease is None:
         return  # not due: delivered, given up, or another worker is attempting it now
     task = Task.objects.select_related("tenant").get(id=task_id)
     delay = _attempt(task)
-    Task.objects.filter(id=task.id, webhook_due_at=attempt_lease).update(
-        webhook_due_at=None if delay is None else timezone.now() + timedelta(seconds=delay)
-    )
+    _release(Task.objects.filter(id=task.id), lease, delay)
     if delay is not None:
         enqueue(task, delay_seconds=delay)
+
+
+def deliver_batch(*, batch_id) -> None:
+    """The same for a batch's ``batch.completed`` event."""
+    lease = _claim(Batch.objects.filter(id=batch_id))
+    if lease is None:
+        return
+    batch = Batch.objects.select_related("tenant").get(id=batch_id)
+    delay = _batch_attempt(batch)
+    _release(Batch.objects.filter(id=batch.id), lease, delay)
+    if delay is not None:
+        enqueue_batch(batch.id, region=batch.tenant.region, delay_seconds=delay)
+
+
+def _claim(rows) -> datetime | None:
+    """Take the due attempt of ``rows`` (one task or batch): its lease, or None if none is due."""
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 30)
+    return lease if rows.filter(webhook_due_at__lte=now).update(webhook_due_at=lease) else None
+
+
+def _release(rows, lease: datetime, delay: float | None) -> None:
+    rows.filter(webhook_due_at=lease).update(
+        webhook_due_at=None if delay is None else timezone.now() + timedelta(seconds=delay)
+    )
 
 
 def _attempt(task: Task) -> float | None:
@@ -111,24 +171,38 @@ def _attempt(task: Task) -> float | None:
     from synthesis.results import signed_result_url
 
     result_url = signed_result_url(task) if task.status == TaskStatus.DONE else None
-    body = json.dumps(task_event(task, result_url=result_url), separators=(",", ":"))
+    record = WebhookDelivery(tenant=task.tenant, task=task, event_id=event, url=task.callback_url, attempt=attempt)
+    return _post(record, task_event(task, result_url=result_url))
+
+
+def _batch_attempt(batch: Batch) -> float | None:
+    attempt = WebhookDelivery.objects.filter(batch=batch, task__isnull=True).count() + 1
+    tasks = list(batch.tasks.order_by("created_at", "id"))
+    record = WebhookDelivery(
+        tenant=batch.tenant, batch=batch, event_id=batch_event_id(batch), url=batch.callback_url, attempt=attempt
+    )
+    return _post(record, batch_event(batch, tasks))
+
+
+def _post(record: WebhookDelivery, event: dict) -> float | None:
+    """POST ``event``, signed, to ``record.url``; saves the attempt and returns the delay
+    before the next one, or None (delivered, or no attempt left)."""
+    body = json.dumps(event, separators=(",", ":"))
     sent_at = datetime.now(tz=UTC)
-    signature = Webhook(tenant_secret(task.tenant)).sign(event, sent_at, body)
+    signature = Webhook(tenant_secret(record.tenant)).sign(record.event_id, sent_at, body)
     headers = {
         "content-type": "application/json",
         "user-agent": "voice-platform-webhooks/1",
-        "webhook-id": event,
+        "webhook-id": record.event_id,
         "webhook-timestamp": str(int(sent_at.timestamp())),
         "webhook-signature": signature,
     }
-    record = WebhookDelivery(
-        tenant=task.tenant, task=task, event_id=event, event_type=json.loads(body)["type"],
-        url=task.callback_url, attempt=attempt,
-    )  # fmt: skip
+    record.event_type = event["type"]
+    attempt = record.attempt
     started = time.monotonic()
     try:
         with guarded_client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as client:
-            response = client.post(task.callback_url, content=body, headers=headers)
+            response = client.post(record.url, content=body, headers=headers)
         record.status_code = response.status_code
         record.succeeded = 200 <= response.status_code < 300
         if not record.succeeded:

@@ -1,4 +1,5 @@
-"""A Dramatiq middleware that tells the running jobs when their worker is stopping.
+"""A Dramatiq middleware that warms a worker's engine when it starts (synthesis.warmup) and
+tells the running jobs when their worker is stopping.
 
 Dramatiq stops a worker process on SIGTERM by letting each thread finish its
 current message (up to ``--worker-shutdown-timeout``). Jobs that may outlast
@@ -26,6 +27,9 @@ class WorkerLifecycle(Middleware):
     def after_worker_boot(self, broker, worker) -> None:
         global _stop_by
         _stop_by = None  # a worker started again in the same process (tests) is not stopping
+        from synthesis import warmup
+
+        warmup.start(consumed=worker.consumer_whitelist or None)
 
     def before_worker_shutdown(self, broker, worker) -> None:
         from django.conf import settings

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,6 +35,13 @@ class TokenObtainApi(TokenObtainPairView):
 class TokenRefreshApi(TokenRefreshView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except get_user_model().DoesNotExist as exc:
+            # simplejwt looks the user up with .get(): the account was erased since the token was issued.
+            raise exceptions.AuthenticationFailed("No active account found for the given token") from exc
 
 
 class LogoutApi(TokenBlacklistView):

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from sovits_site.errors import TokenExpired
 from tenants.key_cache import active_key
 from tenants.models import ApiKey, Membership, Tenant
 from tenants.services import API_KEY_PREFIX, api_key_digest
@@ -94,6 +97,21 @@ def _principal_for(user) -> TenantPrincipal:
 
 
 class TenantJWTAuthentication(JWTAuthentication):
+    def get_validated_token(self, raw_token):
+        """simplejwt's own check, with an expired token told apart (``TOKEN_EXPIRED``: refresh it)
+        from a bad one, each in plain words."""
+        expired = False
+        for token_class in jwt_settings.AUTH_TOKEN_CLASSES:
+            try:
+                return token_class(raw_token)
+            except ExpiredTokenError:
+                expired = True
+            except TokenError:
+                pass
+        if expired:
+            raise TokenExpired()
+        raise exceptions.AuthenticationFailed("The bearer token is invalid", code="token_not_valid")
+
     def authenticate(self, request):
         result = super().authenticate(request)
         if result is None:

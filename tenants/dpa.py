@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 
 from sovits_site.errors import ApiError
 from tenants.models import DpaAcceptance, Tenant
@@ -26,8 +27,9 @@ _accepted: set[tuple] = set()  # (tenant id, version) this process has seen acce
 
 
 def require_accepted(tenant: Tenant) -> None:
-    """Refuse unless the tenant's owner accepted the current version (checked on every task
-    create, so a positive answer is remembered)."""
+    """Refuse unless the tenant's owner accepted the current version. Checked before every
+    task create and every upload of voice data (references and models are biometric data),
+    so a positive answer is remembered."""
     if (tenant.id, current_version()) in _accepted:
         return
     if accepted(tenant) is not None:
@@ -35,8 +37,9 @@ def require_accepted(tenant: Tenant) -> None:
     else:
         raise ApiError(
             "DPA_NOT_ACCEPTED",
-            f"The tenant's owner must accept the Data Processing Agreement (version {current_version()}) first",
-            details={"version": current_version()},
+            f"The workspace's owner must accept the Data Processing Agreement (version {current_version()}) "
+            "before voices are uploaded or speech is made: read and accept it at the link in details.url",
+            details={"version": current_version(), "url": reverse("page-dpa")},
         )
 
 

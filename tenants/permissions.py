@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
+from sovits_site.errors import ApiError
 from tenants.authentication import TenantPrincipal
 from tenants.models import Role
 
@@ -28,7 +29,7 @@ class IsTenantAdmin(IsTenantMember):
             return False
         principal = request.principal
         if principal.api_key is not None:
-            return "admin" in principal.api_key.scopes
+            return _key_has_scope(principal.api_key, "admin")
         return principal.role in (Role.OWNER, Role.ADMIN)
 
 
@@ -43,7 +44,18 @@ class HasScope(BasePermission):
         principal = request.auth
         if not isinstance(principal, TenantPrincipal) or principal.api_key is None:
             return True
-        return required_scope(request.method, view) in principal.api_key.scopes
+        return _key_has_scope(principal.api_key, required_scope(request.method, view))
+
+
+def _key_has_scope(api_key, scope: str) -> bool:
+    """True, or a 403 that names the missing scope, so the caller knows which key to ask for."""
+    if scope in api_key.scopes:
+        return True
+    raise ApiError(
+        "PERMISSION_DENIED",
+        f"This API key lacks the {scope!r} scope needed here; an owner or admin can issue a key with it",
+        details={"required_scope": scope, "key_scopes": list(api_key.scopes)},
+    )
 
 
 def required_scope(method: str, view) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -101,14 +102,21 @@ _TICKET_SALT = "tenants.websocket-ticket"
 
 
 def websocket_ticket_issue(*, tenant: Tenant) -> tuple[str, int]:
-    """A signed ticket naming the tenant, valid for a minute."""
-    return signing.dumps({"tenant": str(tenant.id)}, salt=_TICKET_SALT), WEBSOCKET_TICKET_TTL_SECONDS
+    """A signed ticket naming the tenant, valid for a minute and for one connection."""
+    ticket = signing.dumps({"tenant": str(tenant.id), "nonce": secrets.token_urlsafe(16)}, salt=_TICKET_SALT)
+    return ticket, WEBSOCKET_TICKET_TTL_SECONDS
 
 
 def websocket_ticket_tenant(ticket: str) -> Tenant | None:
-    """The tenant a ticket names, or None if it is forged, expired or the tenant is gone."""
+    """The tenant a ticket names, or None if it is forged, expired, already used or the tenant is gone.
+
+    Single use: a ticket rides in the URL, where logs and proxies may keep it, so the first
+    connection spends it (an atomic add in the shared cache, kept until the ticket expires anyway)."""
     try:
         data = signing.loads(ticket, salt=_TICKET_SALT, max_age=WEBSOCKET_TICKET_TTL_SECONDS)
     except signing.BadSignature:
+        return None
+    nonce = data.get("nonce")
+    if not nonce or not cache.add(f"ws-ticket-used:{nonce}", True, timeout=WEBSOCKET_TICKET_TTL_SECONDS + 5):
         return None
     return Tenant.objects.filter(id=data.get("tenant")).first()

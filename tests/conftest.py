@@ -39,6 +39,7 @@ class TenantWorld:
         dpa.accept(tenant=self.tenant, user=self.owner)
         self.client = APIClient()
         self.client.credentials(HTTP_X_API_KEY=self.key)
+        self.uploads = 0
 
     def ready_voice(self, path: Path = REFERENCE, **fields) -> str:
         """Upload a voice and give it its real profile at once (no worker needed); returns its id.
@@ -65,7 +66,10 @@ class TenantWorld:
         return str(speaker.id)
 
     def upload_voice(self, path: Path = REFERENCE, **fields):
-        data = {"name": fields.pop("name", "narrator"), "language": "en", "reference_text": "a reference", **fields}
+        # A tenant's live voices have distinct names: the second unnamed upload is "narrator 2".
+        self.uploads += 1
+        default = "narrator" if self.uploads == 1 else f"narrator {self.uploads}"
+        data = {"name": fields.pop("name", default), "language": "en", "reference_text": "a reference", **fields}
         with open(path, "rb") as fh:
             data.setdefault("audio", fh)
             return self.client.post("/api/v1/speakers", data, format="multipart")

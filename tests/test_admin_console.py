@@ -167,7 +167,11 @@ def test_metrics_count_purges_for_operators_and_scrapers_only(operator, tenant_a
     owner = Client()
     owner.login(username=tenant_a.owner.username, password=tenant_a.password)
     assert owner.get("/metrics").status_code == 403
-    assert Client().get("/metrics").status_code == 403
+    anonymous = Client().get("/metrics")
+    assert anonymous.status_code == 401  # plain text for a scraper, not the app's HTML page
+    assert anonymous["Content-Type"].startswith("text/plain")
+    assert anonymous["WWW-Authenticate"].startswith("Bearer")
+    assert b"<html" not in owner.get("/metrics").content
     settings.METRICS_TOKEN = "scrape-secret-123"
     assert Client().get("/metrics", headers={"Authorization": "Bearer scrape-secret-123"}).status_code == 200
     assert Client().get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403

@@ -136,6 +136,10 @@ def test_a_person_uploads_a_voice_synthesizes_and_plays_it(browser, stack):
     assert page.locator("audio").count() == 1
     assert page.evaluate("document.querySelector('audio').duration") > 5
     assert page.get_by_text("Similarity", exact=False).first.is_visible()
+    # The score says what it means ("0.71 — a similar voice (two recordings of one person score …")
+    similarity = page.locator("#task-similarity").inner_text()
+    assert any(f" — {words} (" in similarity for words in ("the same speaker", "likely the same speaker",
+                                                           "a similar voice", "a different-sounding voice")), similarity
     # It played from the task's stream before the task was done.
     page.wait_for_function("window.__heard !== undefined", timeout=30_000)
     heard = page.evaluate("window.__heard")

@@ -109,3 +109,80 @@ def test_the_rate_limit_holds_across_concurrent_requests(tenant_a, live_server):
         statuses = list(pool.map(get, range(20)))
     assert statuses.count(200) == 4, statuses
     assert statuses.count(429) == 16
+
+
+def _access_token(world, *, expired: bool) -> str:
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken.for_user(world.owner)
+    if expired:
+        token.set_exp(from_time=timezone.now() - timedelta(hours=1))
+    return str(token)
+
+
+def test_an_expired_jwt_says_token_expired_in_plain_words(tenant_a):
+    fresh = _access_token(tenant_a, expired=False)
+    assert APIClient().get("/api/v1/speakers", HTTP_AUTHORIZATION=f"Bearer {fresh}").status_code == 200
+    expired = _access_token(tenant_a, expired=True)
+    response = APIClient().get("/api/v1/speakers", HTTP_AUTHORIZATION=f"Bearer {expired}")
+    error = assert_envelope(response, 401, "TOKEN_EXPIRED")
+    assert error["retryable"] is False  # the same request fails again: refresh first
+    assert "refresh" in error["message"]
+    assert "ErrorDetail" not in error["message"]
+    assert "{" not in error["message"]
+    assert response["WWW-Authenticate"]
+
+
+def test_an_invalid_jwt_or_refresh_token_is_refused_in_plain_words(tenant_a):
+    fresh = _access_token(tenant_a, expired=False)
+    for token in ("not.a.token", fresh[:-4] + "abcd"):
+        error = assert_envelope(APIClient().get("/api/v1/speakers", HTTP_AUTHORIZATION=f"Bearer {token}"),
+                                401, "AUTHENTICATION_FAILED")  # fmt: skip
+        assert "ErrorDetail" not in error["message"], error["message"]
+        assert "token_class" not in error["message"], error["message"]
+    refresh = APIClient().post("/api/v1/auth/token/refresh", {"refresh": "garbage"}, format="json")
+    error = assert_envelope(refresh, 401, "AUTHENTICATION_FAILED")  # not TOKEN_EXPIRED: refreshing cannot help
+    assert "ErrorDetail" not in error["message"], error["message"]
+    assert "{" not in error["message"], error["message"]
+
+
+def test_unknown_pages_and_refused_pages_are_the_apps_own(tenant_a):
+    from django.test import Client
+
+    from tenants.models import Role
+    from tenants.services import member_create
+
+    anonymous = Client().get("/no-such-page/")
+    assert anonymous.status_code == 404
+    page = anonymous.content.decode()
+    assert "Page not found" in page
+    assert "css/app.css" in page
+    assert "Sign in" in page
+    assert "/no-such-page/" in page
+    member_create(tenant=tenant_a.tenant, username="mel", password="mel-password", role=Role.MEMBER)
+    member = Client()
+    member.login(username="mel", password="mel-password")
+    refused = member.get("/keys/")
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert "app.css" in page
+    assert "You cannot open this page" in page
+    assert "Only the workspace&#x27;s owners and admins manage API keys" in page
+    assert 'aria-label="Main"' in page
+    assert "Sign out" in page
+    missing = member.get("/nothing/")
+    assert missing.status_code == 404
+    assert 'aria-label="Main"' in missing.content.decode()
+
+
+def test_metrics_without_credentials_answer_plain_text():
+    from django.test import Client
+
+    response = Client().get("/metrics")
+    assert response.status_code == 401
+    assert response["Content-Type"].startswith("text/plain")
+    assert b"<html" not in response.content.lower()
+    assert response["WWW-Authenticate"].startswith("Bearer")

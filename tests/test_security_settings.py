@@ -21,6 +21,7 @@ def test_production_settings_pass_check_deploy(tmp_path):
         "SECRET_KEY": secrets.token_urlsafe(50),
         "MASTER_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "ALLOWED_HOSTS": "voice.example.com",
+        "PUBLIC_BASE_URL": "https://voice.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "DJANGO_SETTINGS_MODULE": "sovits_site.settings.base",
         "VAR_DIR": str(tmp_path),
@@ -28,6 +29,11 @@ def test_production_settings_pass_check_deploy(tmp_path):
     done = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+    # Without the public address, webhooks' result_url would name this machine: check says so.
+    del env["PUBLIC_BASE_URL"]
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert "synthesis.W002" in done.stdout + done.stderr
 
 
 def test_production_refuses_to_start_without_its_secrets(tmp_path):

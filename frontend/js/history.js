@@ -1,6 +1,8 @@
 // History page: the tenant's tasks, filtered and paginated over REST, kept current by
 // one WebSocket for all of them (and a full refetch on every reconnection).
-import { api, el, formatDate, formatWhen, languageName, liveSocket, showAlert, statusBadge } from "./api.js";
+import {
+  api, el, formatDate, formatWhen, languageName, liveSocket, showAlert, SIMILARITY_SCALE, similarityLabel, statusBadge,
+} from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const list = $("task-list");
@@ -17,6 +19,7 @@ const PAGE_SIZE = 25;
 
 const rows = new Map(); // task id -> {task, signature, node}
 const voices = new Map(); // speaker id -> name
+const cancelling = new Set(); // ids of running tasks asked to stop (they stop at their next sentence)
 let page = 0;
 let total = 0;
 let hasMore = false;
@@ -69,6 +72,14 @@ function taskRow(task) {
       play,
       el("a", { class: "button ghost small", href: `/api/v1/tasks/${task.id}/audio?download=1`, download: true, text: "Download" })));
   }
+  if (task.status === "PENDING" || task.status === "PROCESSING") {
+    const asked = cancelling.has(task.id);
+    actions.append(el("div", { class: "row-actions" }, el("button", {
+      type: "button", class: "button ghost small danger-text", disabled: asked,
+      text: asked ? "Cancelling…" : "Cancel", "aria-label": asked ? "Cancelling the task" : "Cancel the task",
+      onclick: (event) => cancel(task, event.currentTarget),
+    })));
+  }
   return el("tr", { "data-id": task.id, "data-status": task.status },
     el("td", { class: "cell-when", "data-label": "Created" },
       el("time", { datetime: task.created_at, title: formatDate(task.created_at), text: formatWhen(task.created_at) })),
@@ -76,13 +87,47 @@ function taskRow(task) {
     el("td", { "data-label": "Voice", class: name ? "" : "muted", text: name || (voices.size ? "Deleted voice" : "—") }),
     el("td", { "data-label": "Language", text: languageName(task.language) }),
     status,
-    el("td", { class: "num", "data-label": "Similarity", text: typeof task.similarity === "number" ? task.similarity.toFixed(2) : "—" }),
+    similarityCell(task.similarity),
     actions);
+}
+
+// The score with what it means; the scale in the tooltip.
+function similarityCell(score) {
+  if (typeof score !== "number") return el("td", { class: "num", "data-label": "Similarity", text: "—" });
+  return el("td", { class: "num", "data-label": "Similarity", title: `Similarity to the voice: ${SIMILARITY_SCALE}` },
+    el("span", { text: score.toFixed(2) }), el("span", { class: "similarity-label", text: ` — ${similarityLabel(score)}` }));
+}
+
+async function cancel(task, button) {
+  button.disabled = true;
+  button.textContent = "Cancelling…";
+  cancelling.add(task.id);
+  try {
+    upsert(await api(`/api/v1/tasks/${task.id}/cancel`, { method: "POST" }));
+  } catch (error) {
+    cancelling.delete(task.id);
+    // 409: it ended meanwhile; its row catches up from the answer below (or the socket).
+    if (error.code !== "CONFLICT") showAlert(listError, `Could not cancel the task: ${error.message}`);
+    try {
+      upsert(await api(`/api/v1/tasks/${task.id}`));
+    } catch {
+      // The socket brings its state.
+    }
+    button.disabled = false;
+    button.textContent = "Cancel";
+  }
+  updateFooter();
+}
+
+function onlyProgressMoved(entry, task) {
+  const sameOtherwise = signature({ ...entry.task, progress: task.progress }) === signature(task);
+  return sameOtherwise && task.status === "PROCESSING" && Boolean(entry.node.querySelector('[role="progressbar"]'));
 }
 
 // Put a task in the table: replace its row if it changed, drop it if it left the filter,
 // or (live updates only) insert a new one in date order.
 function upsert(task, { live = false } = {}) {
+  if (task.status !== "PENDING" && task.status !== "PROCESSING") cancelling.delete(task.id);
   const entry = rows.get(task.id);
   if (!matchesFilter(task)) {
     if (entry) {
@@ -96,6 +141,14 @@ function upsert(task, { live = false } = {}) {
   const sig = signature(task);
   if (entry) {
     if (entry.signature === sig) return; // unchanged: keep the row (and a playing <audio>)
+    if (onlyProgressMoved(entry, task)) {
+      // Moved in place: a rebuilt row every step would take a Cancel button from under a finger.
+      const bar = entry.node.querySelector('[role="progressbar"]');
+      bar.setAttribute("aria-valuenow", String(task.progress));
+      bar.firstChild.style.width = `${Number(task.progress) || 0}%`;
+      Object.assign(entry, { task, signature: sig });
+      return;
+    }
     const node = taskRow(task);
     entry.node.replaceWith(node);
     Object.assign(entry, { task, signature: sig, node });

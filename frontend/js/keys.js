@@ -41,6 +41,9 @@ function keyRow(key) {
       try {
         const updated = await api(`/api/v1/keys/${key.id}/revoke`, { method: "POST" });
         row.replaceWith(keyRow({ ...key, revoked_at: new Date().toISOString(), ...updated }));
+        // A revoked secret is useless: stop offering it for copying, and recount.
+        if (secretBox.dataset.keyId === key.id) hideSecret();
+        loadKeys();
       } catch (error) {
         revoke.disabled = false;
         showAlert(listError, `Could not revoke “${label}”: ${error.message}`);
@@ -58,6 +61,13 @@ function keyRow(key) {
       el("span", { class: `badge ${revoked ? "bad" : "ok"}`, text: revoked ? "revoked" : "active" })),
     el("td", { class: "cell-actions" }, revoke));
   return row;
+}
+
+function hideSecret() {
+  secretBox.hidden = true;
+  secretValue.textContent = "";
+  copyStatus.textContent = "";
+  delete secretBox.dataset.keyId;
 }
 
 async function loadKeys() {
@@ -88,6 +98,7 @@ form.addEventListener("submit", async (event) => {
     const key = await api("/api/v1/keys", { method: "POST", json: { name: fields.name.value.trim() } });
     // The full key exists only in this answer: show it once, with a copy button.
     secretValue.textContent = key.key;
+    secretBox.dataset.keyId = key.id;
     $("new-key-name").textContent = key.name ? `“${key.name}”` : "";
     copyStatus.textContent = "";
     secretBox.hidden = false;

@@ -1,11 +1,14 @@
 // Privacy page (owners): file data-subject requests and follow them to their export link.
-import { api, clearErrors, el, formatDate, showAlert, showErrors, statusBadge } from "./api.js";
+import { api, clearErrors, el, formatDate, setFieldError, showAlert, showErrors, statusBadge } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("request-form");
 const kind = $("request-kind");
 const voices = $("request-voices");
-const fields = { kind, subject: $("request-subject"), speaker_ids: $("request-voices-field") };
+const confirmInput = $("erase-confirm");
+const fields = { kind, subject: $("request-subject"), speaker_ids: $("request-voices-field"), confirm: confirmInput };
+const workspace = form.dataset.workspace;
+const button = $("request-button");
 const formAlert = $("request-form-error");
 const list = $("request-list");
 const listError = $("request-list-error");
@@ -39,7 +42,7 @@ function requestRow(request) {
 
 async function loadRequests() {
   try {
-    const requests = await api("/api/v1/privacy/requests");
+    const requests = (await api("/api/v1/privacy/requests?page_size=100")).results;
     list.replaceChildren(...requests.map(requestRow));
     $("requests-empty").hidden = requests.length > 0;
     list.closest(".table-wrap").hidden = requests.length === 0;
@@ -55,9 +58,18 @@ async function loadRequests() {
   }
 }
 
-kind.addEventListener("change", () => {
-  fields.speaker_ids.hidden = kind.value === "tenant_erasure";
-});
+// Erasing the workspace asks for its name typed out, not a click on a native dialog.
+function showKind() {
+  const wholeWorkspace = kind.value === "tenant_erasure";
+  fields.speaker_ids.hidden = wholeWorkspace;
+  $("request-subject-field").hidden = wholeWorkspace;
+  $("erase-confirm-field").hidden = !wholeWorkspace;
+  button.textContent = wholeWorkspace ? "Erase this workspace" : "File request";
+  button.classList.toggle("danger", wholeWorkspace);
+  button.classList.toggle("primary", !wholeWorkspace);
+}
+
+kind.addEventListener("change", showKind);
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -67,23 +79,33 @@ form.addEventListener("submit", async (event) => {
     subject: fields.subject.value.trim(),
     speaker_ids: [...voices.querySelectorAll("input:checked")].map((box) => box.value),
   };
-  if (body.kind === "tenant_erasure"
-      && !confirm("Erase this whole workspace? Every voice, task and file is destroyed for good, and you are signed out.")) return;
+  if (body.kind === "tenant_erasure") {
+    body.subject = "";
+    body.speaker_ids = [];
+    if (confirmInput.value.trim() !== workspace) {
+      setFieldError(confirmInput, `Type the workspace's name, ${workspace}, exactly as shown to confirm.`);
+      confirmInput.focus();
+      return;
+    }
+  }
   if (body.kind === "erasure"
       && !confirm("Erase the selected voices and everything made with them? This cannot be undone.")) return;
-  $("request-button").disabled = true;
+  button.disabled = true;
   try {
     await api("/api/v1/privacy/requests", { method: "POST", json: body });
+    // The server has signed this browser out and closed the workspace: nothing here works any more.
+    if (body.kind === "tenant_erasure") return location.assign("/erased/");
     form.reset();
-    fields.speaker_ids.hidden = false;
+    showKind();
     loadRequests();
     if (body.kind === "erasure") loadVoices();
   } catch (error) {
     showErrors(error, fields, formAlert);
   } finally {
-    $("request-button").disabled = false;
+    button.disabled = false;
   }
 });
 
+showKind(); // a reload may have kept the chosen kind
 loadVoices();
 loadRequests();

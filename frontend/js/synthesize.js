@@ -1,7 +1,10 @@
 // Synthesize page: queue a task, follow it live (WebSocket, with polling as the safety
 // net), play its audio as it is made (the task's stream), then offer the download link,
 // the similarity score and the text with the word being spoken highlighted.
-import { api, clearErrors, el, formatSeconds, liveSocket, setFieldError, showErrors, STATUS_LABELS } from "./api.js";
+import {
+  api, clearErrors, el, formatSeconds, liveSocket, setFieldError, showAlert, showErrors, SIMILARITY_SCALE,
+  similarityLabel, STATUS_LABELS,
+} from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("task-form");
@@ -10,6 +13,7 @@ const fields = {
   speaker_id: $("task-voice"),
   language: $("task-language"),
   priority: $("task-priority"),
+  output_format: $("task-format"),
   params: $("task-speed"),
 };
 const speed = fields.params;
@@ -19,6 +23,9 @@ const ui = {
   badge: $("task-badge"),
   status: $("task-status"),
   bar: $("task-progress"),
+  progressLine: $("task-progress-line"),
+  running: $("task-running"),
+  cancel: $("task-cancel"),
   fill: $("task-progress-fill"),
   percent: $("task-progress-text"),
   meta: $("task-meta"),
@@ -33,10 +40,10 @@ const FINAL = new Set(["DONE", "FAILED", "CANCELLED"]);
 // Error codes that concern one field; the rest (quota, rate limit, outages) go to the alert.
 const ROUTE = {
   TEXT_TOO_LONG: "text", VALIDATION_ERROR: "text", VOICE_NOT_READY: "speaker_id",
-  NOT_FOUND: "speaker_id", UNSUPPORTED_LANGUAGE: "language",
+  NOT_FOUND: "speaker_id", UNSUPPORTED_LANGUAGE: "language", LANGUAGE_MISMATCH: "language",
 };
 
-let current = null; // the task being followed: {id, socket, poll, lastProgress}
+let current = null; // the task being followed: {id, socket, poll, lastProgress, cancelling}
 const voiceNames = new Map();
 
 // --- Voices -----------------------------------------------------------------
@@ -91,7 +98,12 @@ function show(task) {
   const text = task.status === "FAILED"
     ? `Failed: ${task.error?.message || "the task could not be completed."}`
     : STATUS_LABELS[task.status] || task.status;
-  const detail = { PENDING: "Queued: waiting for a worker…", DONE: "Done: your audio is ready." }[task.status];
+  const detail = {
+    PENDING: "Queued: waiting for a worker…",
+    PROCESSING: current.cancelling ? "Cancelling: it stops after the sentence being spoken…" : null,
+    DONE: "Done: your audio is ready.",
+    CANCELLED: "Cancelled: no audio was kept.",
+  }[task.status];
   setStatus(task.status, detail || text);
   if (FINAL.has(task.status)) finish(task);
 }
@@ -117,8 +129,10 @@ function finish(task) {
   stopFollowing();
   current.finished = true;
   button.disabled = false;
+  showCancel(false);
   if (task.status !== "DONE") {
     if (current.streaming) resetPlayer();
+    ui.result.hidden = true; // no audio: no player, no download
     return;
   }
   // A stream cannot seek: the stored file takes over, now or when the stream is paused or over.
@@ -136,7 +150,7 @@ function finish(task) {
   showWords(task);
   ui.download.href = `/api/v1/tasks/${task.id}/audio?download=1`;
   ui.similarity.textContent = typeof task.similarity === "number"
-    ? `Similarity to the voice: ${task.similarity.toFixed(2)}`
+    ? `Similarity to the voice: ${task.similarity.toFixed(2)} — ${similarityLabel(task.similarity)} (${SIMILARITY_SCALE})`
     : "Similarity to the voice: not measured";
   const voice = voiceNames.get(task.speaker_id);
   ui.meta.textContent = [voice, task.duration_seconds ? formatSeconds(task.duration_seconds) : null].filter(Boolean).join(" · ");
@@ -150,8 +164,11 @@ function stopFollowing() {
 }
 
 function follow(task) {
-  current = { id: task.id, lastProgress: 0, finished: false };
+  current = { id: task.id, lastProgress: 0, finished: false, cancelling: false };
   const id = task.id;
+  ui.bar.hidden = false;
+  ui.progressLine.hidden = false;
+  showCancel(true);
   // The socket is fast but its messages can be lost: poll every 2 s as well, until the end.
   current.socket = liveSocket(`/ws/tasks/${id}/`, {
     onMessage: (message) => message.type === "task" && show(message.task),
@@ -165,6 +182,37 @@ function follow(task) {
   }, 2000);
   show(task);
 }
+
+// --- Cancel -----------------------------------------------------------------
+
+function showCancel(visible) {
+  ui.running.hidden = !visible;
+  ui.cancel.disabled = false;
+  ui.cancel.textContent = "Cancel";
+}
+
+ui.cancel.addEventListener("click", async () => {
+  if (!current || current.finished) return;
+  const id = current.id;
+  ui.cancel.disabled = true;
+  ui.cancel.textContent = "Cancelling…";
+  try {
+    const task = await api(`/api/v1/tasks/${id}/cancel`, { method: "POST" });
+    if (current?.id !== id) return;
+    current.cancelling = true; // a running task stops at its next sentence: the socket or the poll brings the end
+    show(task);
+  } catch (error) {
+    if (current?.id !== id) return;
+    if (error.code !== "CONFLICT") showAlert(formAlert, `The task could not be cancelled: ${error.message}`);
+    ui.cancel.disabled = false;
+    ui.cancel.textContent = "Cancel";
+    try {
+      show(await api(`/api/v1/tasks/${id}`)); // it had already ended: show how
+    } catch {
+      // The socket or the next poll catches up.
+    }
+  }
+});
 
 // --- Words ------------------------------------------------------------------
 
@@ -218,6 +266,9 @@ function resetResult() {
   ui.result.hidden = true;
   ui.meta.textContent = "";
   setProgress(0);
+  ui.bar.hidden = true;
+  ui.progressLine.hidden = true;
+  showCancel(false);
 }
 
 // --- Form -------------------------------------------------------------------
@@ -226,13 +277,14 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   if (button.disabled) return;
   clearErrors(fields, formAlert);
-  if (!fields.text.value.trim()) {
-    setFieldError(fields.text, "Type the text to speak.");
-    fields.text.focus();
-    return;
-  }
-  if (!fields.speaker_id.value) {
-    setFieldError(fields.speaker_id, "Choose a voice.");
+  // Every missing field at once, the first focused.
+  const missing = [
+    [!fields.text.value.trim(), fields.text, "Type the text to speak."],
+    [!fields.speaker_id.value, fields.speaker_id, "Choose a voice."],
+  ].filter(([absent]) => absent);
+  for (const [, input, message] of missing) setFieldError(input, message);
+  if (missing.length) {
+    missing[0][1].focus();
     return;
   }
   resetResult();
@@ -246,6 +298,7 @@ form.addEventListener("submit", async (event) => {
         speaker_id: fields.speaker_id.value,
         language: fields.language.value,
         priority: Number(fields.priority.value),
+        output_format: fields.output_format.value,
         params: { speed: Number(speed.value) },
       },
     });

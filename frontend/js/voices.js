@@ -36,7 +36,9 @@ const recorderUi = {
 };
 
 // Errors about the recording itself belong next to the Reference audio field.
-const AUDIO_CODES = ["INVALID_AUDIO", "AUDIO_TOO_SHORT", "AUDIO_TOO_LONG", "AUDIO_SILENT", "AUDIO_CLIPPED", "PAYLOAD_TOO_LARGE"];
+const AUDIO_CODES = [
+  "INVALID_AUDIO", "AUDIO_TOO_SHORT", "AUDIO_TOO_LONG", "AUDIO_SILENT", "AUDIO_CLIPPED", "AUDIO_NO_SPEECH", "PAYLOAD_TOO_LARGE",
+];
 const ROUTE = Object.fromEntries(AUDIO_CODES.map((code) => [code, "audio"]));
 const MAX_RECORDING_SECONDS = 30;
 const formatDay = (iso) => new Date(iso).toLocaleDateString(undefined, { dateStyle: "medium" });
@@ -45,6 +47,7 @@ const rows = new Map(); // voice id -> {signature, node}: rows are only rebuilt 
 let voices = [];
 let recording = null; // a File made by the recorder; it replaces the file input
 let pollTimer = null;
+let uploaded = null; // the voice just uploaded, whose analysis the status line reports
 
 // --- List -------------------------------------------------------------------
 
@@ -93,6 +96,18 @@ function render(next) {
   }
   empty.hidden = voices.length > 0;
   count.textContent = voices.length ? `${voices.length} ${voices.length === 1 ? "voice" : "voices"}` : "";
+  reportAnalysis();
+}
+
+// The status line says "being analysed" only while it is: then ready, or why not.
+function reportAnalysis() {
+  if (!uploaded) return;
+  const voice = voices.find((v) => v.id === uploaded.id);
+  if (voice?.status === "PROCESSING") return;
+  uploadStatus.textContent = !voice ? ""
+    : voice.status === "READY" ? `“${voice.name}” is ready.`
+    : `“${voice.name}” could not be analysed: ${voice.error?.message || "see the list."}`;
+  uploaded = null;
 }
 
 function voiceRow(voice) {
@@ -101,10 +116,10 @@ function voiceRow(voice) {
     el("div", { class: "row-title" }, el("strong", { class: "voice-name", text: voice.name }), statusBadge(voice.status)),
     el("p", { class: "row-meta" },
       el("span", { text: languageName(voice.language) }),
-      el("span", { text: formatSeconds(voice.duration_seconds) }),
+      voice.duration_seconds ? el("span", { text: formatSeconds(voice.duration_seconds) }) : null,
       el("span", { title: formatDate(voice.created_at), text: `Added ${formatDay(voice.created_at)}` })),
     voice.reference_text ? el("p", { class: "quote", text: `“${voice.reference_text}”` }) : null,
-    voice.status === "PROCESSING" ? el("p", { class: "hint", text: "Analysing the voice. This takes a few seconds." }) : null,
+    voice.status === "PROCESSING" ? el("p", { class: "hint", text: "Analysing the voice: about 10–30 seconds, longer while the server is busy." }) : null,
     voice.status === "FAILED" ? el("p", { class: "row-error", text: voice.error?.message || "The voice could not be analysed." }) : null);
 
   // The reference player is made on first use: no audio is fetched until asked for.
@@ -163,14 +178,16 @@ form.addEventListener("submit", async (event) => {
   clearErrors(fields, formAlert);
   const name = fields.name.value.trim();
   const file = recording || fields.audio.files[0];
-  if (!name) {
-    setFieldError(fields.name, "Give the voice a name.");
-    fields.name.focus();
-    return;
-  }
-  if (!file) {
-    setFieldError(fields.audio, "Choose an audio file or record one.");
-    fields.audio.focus();
+  // Every missing field at once, the first focused: not one complaint per attempt.
+  const missing = [
+    [!name, fields.name, "Give the voice a name."],
+    [!file, fields.audio, "Choose an audio file or record one."],
+    [fields.reference_text.required && !fields.reference_text.value.trim(), fields.reference_text,
+      "Type the words spoken in the clip: this engine needs them."],
+  ].filter(([absent]) => absent);
+  for (const [, input, message] of missing) setFieldError(input, message);
+  if (missing.length) {
+    missing[0][1].focus();
     return;
   }
   const body = new FormData();
@@ -193,6 +210,8 @@ form.addEventListener("submit", async (event) => {
     applyEngine();
     discardRecording();
     uploadStatus.textContent = `“${voice.name}” uploaded. It is being analysed.`;
+    uploaded = voice;
+    reportAnalysis(); // an engine that analyses at once answers READY already
     refresh();
   } catch (error) {
     uploadStatus.textContent = "";
@@ -272,8 +291,6 @@ async function recordingFile(chunks, mimeType) {
   }
 }
 
-const clock = (seconds) => `${Math.floor(seconds / 60)}:${String(Math.floor(seconds % 60)).padStart(2, "0")}`;
-
 function setUpRecorder() {
   const { button, label, status, timer, preview } = recorderUi;
   if (!window.MediaRecorder || !navigator.mediaDevices?.getUserMedia || !window.AudioContext) {
@@ -314,7 +331,7 @@ function setUpRecorder() {
       clearErrors({ audio: fields.audio });
       preview.src = URL.createObjectURL(file);
       preview.hidden = false;
-      status.textContent = `Recorded ${clock(seconds)}. It will be uploaded.`;
+      status.textContent = `Recorded ${formatSeconds(seconds)}. It will be uploaded.`;
       label.textContent = "Record again";
     };
     recorder.start(250);
@@ -325,7 +342,7 @@ function setUpRecorder() {
     timer.textContent = "0:00";
     ticker = setInterval(() => {
       const seconds = (Date.now() - started) / 1000;
-      timer.textContent = clock(seconds); // not a live region: read on demand, not every tick
+      timer.textContent = formatSeconds(seconds); // not a live region: read on demand, not every tick
       if (seconds >= MAX_RECORDING_SECONDS) stop(); // longer references are refused
     }, 250);
   });

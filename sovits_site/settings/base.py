@@ -217,8 +217,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Voice platform API",
     "DESCRIPTION": (
         "Multi-tenant voice-cloning text-to-speech. Every non-2xx answer is the error envelope "
-        "(`ErrorEnvelope`); codes are listed in docs/errors.md."
+        "(`ErrorEnvelope`); its codes, with their status, category, whether they are retryable and "
+        "when they happen, are in the [error catalogue](/api/errors) (docs/errors.md)."
     ),
+    "EXTERNAL_DOCS": {"description": "Error catalogue (every code the API answers with)", "url": "/api/errors"},
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -228,6 +230,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "sovits_site.openapi.add_error_envelope",
+        "sovits_site.openapi.tag_operations",
     ],
 }
 
@@ -306,10 +309,19 @@ GPT_SOVITS_BATCH_WINDOW_MS = env.float("GPT_SOVITS_BATCH_WINDOW_MS", default=20)
 MODEL_MAX_BYTES = env.int("MODEL_MAX_BYTES", default=512 * 1024**2)
 # eSpeak variants the embedded engine tries for each voice; empty means its full list.
 EMBEDDED_VARIANTS = env.list("EMBEDDED_VARIANTS", default=[])
-# Signed result URLs stay valid this long; PUBLIC_BASE_URL makes them absolute
-# where no request is at hand (webhooks).
+# Workers load the embedded engine in the background as they start, so the first voice after
+# a start is not the slow one (synthesis.warmup); those that analyse voices also prepare the
+# voice search for these languages (about 20 s of one core each; others on their first voice).
+WORKER_WARM_UP = env.bool("WORKER_WARM_UP", default=True)
+WORKER_WARM_LANGUAGES = env.list("WORKER_WARM_LANGUAGES", default=["en"])
+# Signed result URLs stay valid this long. They are absolute: on PUBLIC_BASE_URL when set,
+# else on the request's host; a webhook (sent by a worker, no request) falls back to the
+# address `make run` serves on, which only suits one machine (a check warns in production).
 RESULT_URL_TTL_SECONDS = env.int("RESULT_URL_TTL_SECONDS", default=24 * 3600)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+_BIND_HOST = env.str("BIND_HOST", default="127.0.0.1")
+_BIND_HOST = "127.0.0.1" if _BIND_HOST in ("0.0.0.0", "::", "") else _BIND_HOST  # noqa: S104 - any address: use loopback
+LOCAL_BASE_URL = f"http://{f'[{_BIND_HOST}]' if ':' in _BIND_HOST else _BIND_HOST}:{env.int('PORT', default=8000)}"
 # Scrapers send it as a bearer token to /metrics (staff sessions need none); empty: staff only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Webhooks: callback URLs on loopback/private/link-local addresses are refused

@@ -12,6 +12,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # The embedded engine's variant search, cut to three candidates: the same code
 # path, a tenth of the time per voice.
 EMBEDDED_VARIANTS = ["", "f3", "m3"]
+# The in-process test workers start and stop many times: no warm-up thread each time
+# (tests/synthesis/test_warmup.py turns it on).
+WORKER_WARM_UP = False
 
 # django-axes needs the request in authenticate(), which the test client's
 # login() does not pass; the lockout test turns it back on.

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from urllib.parse import quote
 
 from django.http import HttpResponse
+from django.utils.text import slugify
 
 from sovits_site.errors import ApiError
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def content_disposition(filename: str, *, download: bool) -> str:
+    """RFC 6266: an ASCII ``filename`` every client reads, and ``filename*`` with the name as
+    it is (accents, other scripts) for those that can (all current browsers)."""
+    kind = "attachment" if download else "inline"
+    stem, dot, ext = filename.rpartition(".")
+    plain = slugify(unicodedata.normalize("NFKD", stem if dot else filename)) or "audio"
+    ascii_name = f"{plain}.{ext}" if dot else plain
+    if ascii_name == filename:
+        return f'{kind}; filename="{ascii_name}"'
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def audio_response(request, data: bytes, *, content_type: str, filename: str, download: bool) -> HttpResponse:
@@ -30,6 +45,6 @@ def audio_response(request, data: bytes, *, content_type: str, filename: str, do
     response["Content-Length"] = str(len(body))
     if content_range:
         response["Content-Range"] = content_range
-    response["Content-Disposition"] = f'{"attachment" if download else "inline"}; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition(filename, download=download)
     response["Cache-Control"] = "private, max-age=3600"
     return response

@@ -12,18 +12,19 @@ import numpy as np
 import soundfile as sf
 from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from sovits_site.errors import ApiError
 from sovits_site.schema import audio_responses
 from synthesis import dispatch
 from synthesis.api.streaming import Follow
 from synthesis.models import OutputFormat, Task
 from synthesis.selectors import speaker_by_reference
 from synthesis.services.models import compat_choose, compat_model_for
-from synthesis.services.tasks import task_create
+from synthesis.services.tasks import SPEED_MAX, SPEED_MIN, speed_applied, task_create
 
 
 def _create(request, *, text: str, voice: str, language: str, output_format: str, sample_rate, params: dict) -> Task:
@@ -189,7 +190,11 @@ class OpenAISpeechApi(APIView):
             child=serializers.ChoiceField(choices=["word"]), required=False, default=list,
             help_text='["word"] with sse: speech.audio.timestamps events give the words each delta speaks (ours)',
         )  # fmt: skip
-        speed = serializers.FloatField(default=1.0, min_value=0.5, max_value=2.0)
+        speed = serializers.FloatField(
+            default=1.0, min_value=0.25, max_value=4.0,
+            help_text=f"OpenAI's range; the engines speak from {SPEED_MIN} to {SPEED_MAX} times, so a speed outside "
+            "that is clamped to it, and X-Speed-Applied says the speed used",
+        )  # fmt: skip
         instructions = serializers.CharField(required=False, allow_blank=True, help_text="Accepted and ignored")
 
     @extend_schema(request=OpenAISpeechInputSerializer, responses=audio_responses(200))
@@ -200,6 +205,7 @@ class OpenAISpeechApi(APIView):
         fmt = p["response_format"]
         output_format = {"opus": OutputFormat.OGG, "pcm": OutputFormat.WAV}.get(fmt, fmt)
         sample_rate = 24000 if fmt in ("pcm", "opus") else None  # OpenAI's pcm is 24 kHz s16le
+        speed = speed_applied(p["speed"])
         task = _create(
             request,
             text=p["input"],
@@ -207,14 +213,60 @@ class OpenAISpeechApi(APIView):
             language="auto",
             output_format=output_format,
             sample_rate=sample_rate,
-            params={"speed": p["speed"]},
+            params={"speed": speed},
         )
+        headers = {"X-Speed-Applied": f"{speed:g}"}
 
         def stored(task: Task, audio: bytes) -> HttpResponse:
             if fmt == "pcm":
-                return HttpResponse(_pcm16(audio), content_type="audio/pcm")
-            return HttpResponse(audio, content_type=_MEDIA[fmt])
+                return HttpResponse(_pcm16(audio), content_type="audio/pcm", headers=headers)
+            return HttpResponse(audio, content_type=_MEDIA[fmt], headers=headers)
 
         media = {"opus": "ogg", "pcm": "raw"}.get(fmt, fmt)
         words = "word" in p["timestamp_granularities"]
-        return Follow(task, media=media, mode=p["stream_format"].replace("audio", "stream"), stored=stored, words=words)
+        mode = p["stream_format"].replace("audio", "stream")
+        return Follow(task, media=media, mode=mode, stored=stored, words=words, headers=headers)
+
+
+# Model names OpenAI clients send; any of them speaks through the voice's own engine.
+OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+_MODELS_CREATED = 1_767_225_600  # 2026-01-01: fixed, these are names, not models built at a time
+
+
+def _openai_model(name: str) -> dict:
+    return {"id": name, "object": "model", "created": _MODELS_CREATED, "owned_by": "voice-platform"}
+
+
+class OpenAIModelSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField(help_text='"model"')
+    created = serializers.IntegerField(help_text="Unix seconds")
+    owned_by = serializers.CharField()
+
+
+class OpenAIModelListApi(APIView):
+    """OpenAI ``GET /v1/models``: the model names ``/v1/audio/speech`` takes (tools list them
+    before speaking). Authenticated as speech is, with a key that may synthesize."""
+
+    scopes = {"GET": "synthesize"}
+
+    @extend_schema(
+        operation_id="openai_models_list",
+        responses=inline_serializer(
+            name="OpenAIModelList", fields={"object": serializers.CharField(), "data": OpenAIModelSerializer(many=True)}
+        ),
+    )
+    def get(self, request):
+        return Response({"object": "list", "data": [_openai_model(name) for name in OPENAI_MODELS]})
+
+
+class OpenAIModelDetailApi(APIView):
+    """OpenAI ``GET /v1/models/{model}``."""
+
+    scopes = {"GET": "synthesize"}
+
+    @extend_schema(operation_id="openai_models_retrieve", responses=OpenAIModelSerializer)
+    def get(self, request, model: str):
+        if model not in OPENAI_MODELS:
+            raise ApiError("NOT_FOUND", f"The model {model!r} does not exist", details={"models": list(OPENAI_MODELS)})
+        return Response(_openai_model(model))

@@ -13,4 +13,4 @@ class Pagination(PageNumberPagination):
 def paginated_response(request, queryset, serializer_class, *, view) -> Response:
     paginator = Pagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)

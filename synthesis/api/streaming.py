@@ -122,7 +122,8 @@ async def _answer(request, follow: Follow):
     if isinstance(first, Ended) and first.status != TaskStatus.DONE:
         if follow.failed is not None:
             return follow.failed(request, first)
-        return error_response(request, first.error or "ENGINE_ERROR", details={"task_id": str(task.id)})
+        code = first.error or ("TASK_CANCELLED" if first.status == TaskStatus.CANCELLED else "ENGINE_ERROR")
+        return error_response(request, code, details={"task_id": str(task.id)})
     done = await sync_to_async(_task_stored, thread_sensitive=False)(task.id)
     data = await sync_to_async(_stored_bytes, thread_sensitive=False)(done)
     return follow.stored(done, data)
@@ -162,6 +163,8 @@ async def _pieces(events: AsyncIterator, encoder: StreamEncoder) -> AsyncIterato
                 return
             else:
                 code = event.error if isinstance(event, Ended) else "ENGINE_ERROR"
+                if isinstance(event, Ended) and event.status == TaskStatus.CANCELLED:
+                    code = "TASK_CANCELLED"
                 raise StreamAborted(code or "ENGINE_ERROR")
         raise StreamAborted("ENGINE_ERROR")
     finally:
@@ -216,6 +219,9 @@ def _stored_task_audio(task: Task, data: bytes) -> HttpResponse:
 
 
 def _task_failed(request, ended: Ended) -> HttpResponse:
+    """A task that ended without audio: as ``/audio`` answers it (neither will ever have any)."""
+    if ended.status == TaskStatus.CANCELLED:
+        return error_response(request, "TASK_CANCELLED", details={"status": ended.status})
     return error_response(request, "TASK_FAILED", details={"status": ended.status, "error": ended.error or None})
 
 

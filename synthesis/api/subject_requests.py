@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.auth import logout
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -9,7 +10,10 @@ from rest_framework.views import APIView
 
 from sovits_site.errors import ApiError
 from sovits_site.middleware import client_ip
+from sovits_site.schema import PAGE_PARAMETERS, paginated
+from synthesis.api.pagination import paginated_response
 from synthesis.services.subject_requests import export_for_token, export_url, request_create
+from tenants.authentication import TenantSessionAuthentication
 from tenants.models import Role, SubjectRequest
 
 
@@ -40,11 +44,15 @@ class SubjectRequestListCreateApi(APIView):
         subject = serializers.CharField(max_length=200, allow_blank=True, default="")
         speaker_ids = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=100)
 
-    @extend_schema(responses=SubjectRequestSerializer(many=True))
+    @extend_schema(
+        operation_id="privacy_requests_list",
+        parameters=PAGE_PARAMETERS,
+        responses=paginated("PaginatedSubjectRequestList", SubjectRequestSerializer),
+    )
     def get(self, request):
         _require_owner(request)
         rows = SubjectRequest.objects.filter(tenant=request.tenant).order_by("-created_at")
-        return Response(SubjectRequestSerializer(rows, many=True, context={"request": request}).data)
+        return paginated_response(request, rows, SubjectRequestSerializer, view=self)
 
     @extend_schema(request=SubjectRequestInputSerializer, responses={202: SubjectRequestSerializer})
     def post(self, request):
@@ -54,7 +62,17 @@ class SubjectRequestListCreateApi(APIView):
         created = request_create(tenant=request.tenant, user=request.user, ip=client_ip(request),
                                  **serializer.validated_data)  # fmt: skip
         body = SubjectRequestSerializer(created, context={"request": request}).data
+        if created.kind == SubjectRequest.Kind.TENANT_ERASURE:
+            _end_browser_session(request, workspace=request.tenant.name)
         return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+def _end_browser_session(request, *, workspace: str) -> None:
+    """The owner asked to erase the workspace from the app: sign this browser out now (the
+    accounts are already disabled). The fresh session keeps the name for the erased page."""
+    if isinstance(request.successful_authenticator, TenantSessionAuthentication):
+        logout(request._request)
+        request._request.session["erased_workspace"] = workspace
 
 
 class SubjectRequestDetailApi(APIView):

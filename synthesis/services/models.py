@@ -24,6 +24,7 @@ from synthesis import dispatch, storage
 from synthesis.models import CompatModelChoice, ModelStatus, SynthesisModel
 from synthesis.selectors import model_list
 from synthesis.services import quotas, usage
+from tenants import dpa
 from tenants.models import Tenant
 from tenants.services import audit_record
 
@@ -172,6 +173,7 @@ def model_upload(*, tenant: Tenant, name: str, gpt: bytes, sovits: bytes, actor=
     checkpoint, else stored encrypted and checked by a worker (PROCESSING → READY or FAILED)."""
     from synthesis.engines.gpt_sovits import formats
 
+    dpa.require_accepted(tenant)  # a fine-tuned model is a person's voice, like a reference
     if "gpt-sovits" not in settings.SYNTHESIS_ENGINES:
         raise ApiError("UNSUPPORTED_ENGINE", "This deployment does not serve GPT-SoVITS",
                        details={"engine": "gpt-sovits", "supported": list(settings.SYNTHESIS_ENGINES)})  # fmt: skip

@@ -11,7 +11,7 @@ jobs again:
 - tasks PROCESSING whose worker stopped heartbeating (a cancelled one is
   cancelled now; one whose workers died ``TASK_MAX_ATTEMPTS`` times fails);
 - voices still being profiled, and models registered but not yet checked;
-- webhooks due (first attempts and retries);
+- webhooks due (first attempts and retries), of tasks and of completed batches;
 - data-subject requests received, or abandoned by a worker that died.
 
 Sending again is always safe: every job claims its work with a conditional
@@ -31,10 +31,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis import dispatch, operations, webhooks
+from synthesis import dispatch, live_audio, operations, webhooks
 from synthesis.events import publish_task
-from synthesis.models import ModelStatus, Speaker, SpeakerStatus, SynthesisModel, Task, TaskStatus
+from synthesis.models import Batch, ModelStatus, Speaker, SpeakerStatus, SynthesisModel, Task, TaskStatus
 from synthesis.services import usage
+from synthesis.services.batches import batch_item_ended
 from synthesis.services.subject_requests import abandoned_before
 from synthesis.services.tasks import lease_cutoff, task_job
 from tenants.models import SubjectRequest
@@ -82,6 +83,8 @@ def reconcile(*, region: str) -> dict[str, int]:
         ensure("models", dispatch.engine_job("model_check", engine), str(model_id))
     for task_id in Task.objects.filter(in_region, webhook_due_at__lt=grace).values_list("id", flat=True):
         ensure("webhooks", "webhook", str(task_id))
+    for batch_id in Batch.objects.filter(in_region, webhook_due_at__lt=grace).values_list("id", flat=True):
+        ensure("batch_webhooks", "batch_webhook", str(batch_id))
     received = Q(status=SubjectRequest.Status.RECEIVED, created_at__lt=grace)
     dropped = Q(status=SubjectRequest.Status.PROCESSING, started_at__lt=abandoned_before())
     for request_id in SubjectRequest.objects.filter(in_region, received | dropped).values_list("id", flat=True):
@@ -110,9 +113,11 @@ def _settle(task: Task) -> int:
         )
         if settled:
             usage.task_finished(task, fields["status"])
+            batch_item_ended(task)
     if settled:
         task.refresh_from_db()
         publish_task(task)
+        live_audio.publish_end(task)
         if task.webhook_due_at is not None:
             webhooks.enqueue(task)
     return settled

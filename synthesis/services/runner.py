@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from dramatiq.middleware import TimeLimitExceeded
 
 from sovits_site.errors import ApiError
 from synthesis import (
@@ -45,6 +46,7 @@ from synthesis.engines.base import (
 from synthesis.events import publish_task
 from synthesis.models import Task, TaskStatus, TaskTimestamps
 from synthesis.services import usage
+from synthesis.services.batches import batch_item_ended
 from synthesis.services.models import model_load_failed, model_too_large
 from synthesis.services.tasks import lease_cutoff, task_enqueue, task_job
 
@@ -115,6 +117,7 @@ def _finish(task: Task, *, words: list | None = None, **fields) -> bool:
                                 result_bytes=fields.get("result_bytes", 0))  # fmt: skip
             if words is not None:
                 TaskTimestamps.objects.update_or_create(task_id=task.id, defaults={"words": words})
+            batch_item_ended(task)
     if not ended:
         logger.warning("task %s was taken over by another claim; dropping this attempt's outcome", task.id)
         task.refresh_from_db()
@@ -223,7 +226,7 @@ def batch_run(*, batch_id, engine: str) -> None:
             _run_group(tasks[start : start + size])
 
 
-def _error_for(exc: Exception) -> ApiError:
+def _error_for(exc: BaseException) -> ApiError:
     """The task error for what went wrong in the engine (or preparing for it)."""
     if isinstance(exc, ApiError):
         return exc
@@ -233,6 +236,8 @@ def _error_for(exc: Exception) -> ApiError:
         return model_too_large(exc)
     if isinstance(exc, UnsupportedLanguage):
         return ApiError("UNSUPPORTED_LANGUAGE", details={"language": str(exc)})
+    if isinstance(exc, TimeLimitExceeded):
+        return ApiError("SYNTHESIS_TIMEOUT", details={"limit_seconds": settings.SYNTHESIS_TIME_LIMIT_SECONDS})
     return ApiError("ENGINE_ERROR", f"Synthesis failed: {type(exc).__name__}")
 
 
@@ -282,7 +287,7 @@ def _run_group(tasks: list[Task]) -> None:
                 handed_back.append(task)
             elif isinstance(output, TaskCancelled):
                 _finish(task, status=TaskStatus.CANCELLED)
-            elif isinstance(output, Exception):
+            elif isinstance(output, BaseException):  # Dramatiq's time limit is not an Exception
                 logger.warning("task %s failed in the engine: %r", task.id, output)
                 _fail(task, _error_for(output))
             else:

@@ -7,7 +7,7 @@ import os
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -19,6 +19,7 @@ from synthesis.languages import LANGUAGES
 from synthesis.models import Speaker, SpeakerStatus
 from synthesis.services import quotas, usage
 from synthesis.services.models import model_for_voice, model_load_failed, model_too_large
+from tenants import dpa
 from tenants.models import Tenant
 from tenants.services import audit_record
 
@@ -37,6 +38,7 @@ def speaker_create(
     engine: str | None = None,
     model_id=None,
 ) -> Speaker:
+    dpa.require_accepted(tenant)  # a reference recording is biometric data: the same rule as synthesis
     info = _engine_for_voice(engine)
     supported = info.languages & set(LANGUAGES)
     if language not in supported:
@@ -50,11 +52,15 @@ def speaker_create(
             details={"fields": {"reference_text": ["Required for this engine: type what the recording says."]}},
         )  # fmt: skip
     model = model_for_voice(tenant=tenant, engine=info.name, model_id=model_id) if info.uses_models else None
+    _check_name_free(tenant, name)
     try:
         audio.check_declared_format(audio_bytes, filename=filename, content_type=content_type)
         decoded = audio_sandbox.decode_isolated(audio_bytes, max_seconds=settings.REFERENCE_MAX_SECONDS)
     except audio.AudioDecodeError as exc:
-        raise ApiError("INVALID_AUDIO", f"The reference audio cannot be decoded: {exc}") from exc
+        raise ApiError(
+            "INVALID_AUDIO", f"The reference audio cannot be decoded: {exc}. Accepted: {audio.ACCEPTED_DESCRIPTION}",
+            details={"accepted_formats": list(audio.ACCEPTED_NAMES)},
+        ) from exc  # fmt: skip
     shortest, longest = settings.REFERENCE_MIN_SECONDS, settings.REFERENCE_MAX_SECONDS
     if info.reference_seconds:
         shortest, longest = max(shortest, info.reference_seconds[0]), min(longest, info.reference_seconds[1])
@@ -66,10 +72,11 @@ def speaker_create(
             details={"duration_seconds": round(decoded.duration, 2), **limits},
         )
     if decoded.duration > longest:
+        found = _full_duration(audio_bytes, decoded)
         raise ApiError(
             "AUDIO_TOO_LONG",
-            f"The reference audio lasts {decoded.duration:.1f} s; a {info.name} voice takes at most {longest:g} s",
-            details={"duration_seconds": round(decoded.duration, 2), **limits},
+            f"The reference audio lasts {found:.1f} s; {info.name} voices take at most {longest:g} s",
+            details={"duration_seconds": round(found, 2), **limits},
         )
     if audio.speech_seconds(decoded.samples, decoded.sample_rate) < audio.MIN_SPEECH_SECONDS:
         raise ApiError(
@@ -84,6 +91,15 @@ def speaker_create(
             f"{clipped:.1%} of the reference's samples are at full scale: it was recorded too loud",
             details={"clipped_fraction": round(clipped, 4), "max_clipped_fraction": audio.MAX_CLIPPED_FRACTION},
         )
+    speech = audio.detect_speech(decoded.samples, decoded.sample_rate)
+    if not speech.enough:
+        raise ApiError(
+            "AUDIO_NO_SPEECH",
+            f"No speech was found in the reference audio ({speech.seconds:g} s sound like a voice, "
+            f"at least {audio.MIN_SPEECH_SECONDS:g} s are needed): record a person speaking",
+            details={"speech_seconds": speech.seconds, "min_speech_seconds": audio.MIN_SPEECH_SECONDS,
+                     "loudness_range_db": speech.dynamics_db, "min_loudness_range_db": audio.MIN_DYNAMICS_DB},
+        )  # fmt: skip
     object_key = storage.put(tenant=tenant, kind="references", data=audio_bytes)
     try:
         with transaction.atomic():
@@ -103,10 +119,37 @@ def speaker_create(
                 sample_rate=decoded.sample_rate,
             )
             transaction.on_commit(lambda: _enqueue_profile(speaker))
+    except IntegrityError:
+        storage.delete(object_key=object_key)
+        _check_name_free(tenant, name)  # a concurrent upload took the name: say so
+        raise
     except Exception:
         storage.delete(object_key=object_key)
         raise
     return speaker
+
+
+def _check_name_free(tenant: Tenant, name: str) -> None:
+    """Compatible clients (``/tts``, ``/v1/audio/speech``) pick a voice by its name, compared
+    without case: two live voices of a tenant may not share one. A deleted voice's name is free.
+    The database's unique index (``speaker_name_once``) settles concurrent uploads."""
+    taken = Speaker.objects.filter(tenant=tenant, name__iexact=name, deleted_at__isnull=True).first()
+    if taken is not None:
+        raise ApiError(
+            "VOICE_NAME_TAKEN",
+            f"You already have a voice named {taken.name!r}: choose another name or delete that voice first",
+            details={"name": name, "speaker_id": str(taken.id),
+                     "fields": {"name": ["A voice of yours has this name."]}},
+        )  # fmt: skip
+
+
+def _full_duration(data: bytes, decoded: audio.DecodedAudio) -> float:
+    """How long a too-long reference is: decoding stops past the longest accepted length, so
+    past that the file's header tells (an estimate for MP3, and never less than was decoded)."""
+    try:
+        return max(decoded.duration, audio.header_seconds(data))
+    except audio.AudioDecodeError:
+        return decoded.duration
 
 
 def safe_filename(name: str) -> str:

@@ -4,9 +4,10 @@
   voices and the tasks made with them, with the audio decrypted, stored
   encrypted like any other file and handed out through a signed, expiring link;
 - erasure: the subject's voices, tasks and files are deleted;
-- tenant erasure: the tenant's data key is destroyed first (crypto-shredding:
-  any copy of its files, backups included, becomes unreadable), then its rows
-  and files are deleted.
+- tenant erasure: at once, nobody can sign in to the workspace or use its keys;
+  then the job destroys the tenant's data key first (crypto-shredding: any copy
+  of its files, backups included, becomes unreadable), deletes its rows and
+  files, and its members' accounts with their sign-in records.
 Every request is recorded in the audit log.
 """
 
@@ -19,19 +20,22 @@ import shutil
 import zipfile
 from datetime import datetime, timedelta
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from sovits_site.errors import ApiError
 from synthesis import dispatch, results, storage
 from synthesis.models import Speaker, Task
 from synthesis.services import usage
 from tenants import key_cache
-from tenants.models import ApiKey, SubjectRequest, Tenant
+from tenants.models import ApiKey, AuditEvent, SubjectRequest, Tenant
 from tenants.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -54,8 +58,26 @@ def request_create(*, tenant: Tenant, kind: str, speaker_ids: list, subject: str
             speaker_ids=[str(s) for s in speaker_ids], due_at=timezone.now() + timedelta(days=30),
         )  # fmt: skip
         audit_record(tenant=tenant, actor=user, action=f"subject_request.{kind}", target=str(request.id), ip=ip)
+        if kind == SubjectRequest.Kind.TENANT_ERASURE:
+            _close_workspace(tenant)
         transaction.on_commit(lambda: request_enqueue(request))
     return request
+
+
+def _members(tenant: Tenant):
+    # Operators' accounts are not the tenant's to erase, even where one is also a member.
+    return get_user_model().objects.filter(membership__tenant=tenant, is_staff=False, is_superuser=False)
+
+
+def _close_workspace(tenant: Tenant) -> None:
+    """Erasure was asked for: from now on nobody signs in (session, password, JWT, refresh) or
+    calls the API with the workspace's keys, though its data goes only when the job runs."""
+    _members(tenant).update(is_active=False)
+    keys = ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True)
+    digests = list(keys.values_list("digest", flat=True))
+    keys.update(revoked_at=timezone.now())
+    for digest in digests:
+        key_cache.forget(digest)
 
 
 def request_enqueue(request: SubjectRequest) -> bool:
@@ -86,6 +108,7 @@ def request_work(*, request_id) -> None:
         else:
             _erase_tenant(request.tenant)
             request.tenant = None  # gone; tenant_slug keeps the record readable
+            request.refresh_from_db(fields=["requested_by", "subject"])  # both erased with the members
         request.status = SubjectRequest.Status.DONE
     except Exception as exc:
         logger.exception("subject request %s failed", request.id)
@@ -183,4 +206,26 @@ def _erase_tenant(tenant: Tenant) -> None:
     Task.objects.filter(tenant=tenant).delete()
     Speaker.objects.filter(tenant=tenant).delete()
     shutil.rmtree(root, ignore_errors=True)
+    _erase_members(tenant)
     tenant.delete()
+
+
+def _erase_members(tenant: Tenant) -> None:
+    """The members' accounts go with their personal data (names, password hashes, sign-in
+    records). The workspace's audit trail stays, as the record of what was done, but without
+    names or addresses; so do its data-subject requests, without whom they were about."""
+    members = _members(tenant)
+    user_ids = list(members.values_list("id", flat=True))
+    usernames = list(members.values_list("username", flat=True))
+    # Refresh tokens already handed out must not outlive the accounts: refreshing one is refused
+    # by the blacklist before simplejwt looks for its (gone) user.
+    for token in OutstandingToken.objects.filter(user_id__in=user_ids):
+        BlacklistedToken.objects.get_or_create(token=token)
+    AuditEvent.objects.filter(Q(actor_id__in=user_ids) | Q(actor_label__in=usernames)).update(
+        actor_label="erased member"
+    )
+    AuditEvent.objects.filter(tenant=tenant).update(ip=None)
+    SubjectRequest.objects.filter(tenant=tenant).update(subject="")
+    for log in (AccessAttempt, AccessFailureLog, AccessLog):
+        log.objects.filter(username__in=usernames).delete()
+    members.delete()

@@ -15,9 +15,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sovits_site.errors import ApiError
-from synthesis import dispatch, engines
+from synthesis import dispatch, engines, live_audio
 from synthesis.events import publish_task
-from synthesis.languages import AUTO, LANGUAGES, resolve
+from synthesis.languages import AUTO, LANGUAGES, SCRIPTS, resolve, script_mismatch
 from synthesis.models import (
     Batch,
     IdempotencyRecord,
@@ -31,10 +31,19 @@ from synthesis.results import OPUS_RATES, SAMPLE_RATES
 from synthesis.safe_http import BlockedAddress, check_url
 from synthesis.selectors import speaker_get
 from synthesis.services import quotas, usage
+from synthesis.services.batches import batch_item_ended
 from tenants import dpa
 from tenants.models import Tenant
 
 _CONTROL = {c: None for c in range(0x20) if chr(c) not in "\n\t"} | {0x7F: None}
+# The speaking rates every engine can produce (eSpeak's rate and GPT-SoVITS's speed_factor
+# both go from half to double); clients with wider ranges (OpenAI's 0.25-4) are clamped to it.
+SPEED_MIN, SPEED_MAX = 0.5, 2.0
+
+
+def speed_applied(speed: float) -> float:
+    """The speed a task runs at for a requested one outside what the engines do."""
+    return min(SPEED_MAX, max(SPEED_MIN, speed))
 
 
 def clean_text(text: str) -> str:
@@ -84,11 +93,17 @@ def validate_request(
             f"The language {resolved!r} is not spoken by this service's engines",
             details={"language": resolved, "supported": [AUTO, *sorted(served)]},
         )
+    _check_script(language, resolved, text)
     if sample_rate is not None and sample_rate not in SAMPLE_RATES:
         raise ApiError("VALIDATION_ERROR", details={"fields": {"sample_rate": [f"One of {list(SAMPLE_RATES)}."]}})
     if output_format == OutputFormat.OGG and sample_rate is not None and sample_rate not in OPUS_RATES:
         raise ApiError(
             "VALIDATION_ERROR", details={"fields": {"sample_rate": [f"Opus needs one of {list(OPUS_RATES)}."]}}
+        )
+    speed = (params or {}).get("speed", 1.0)
+    if not isinstance(speed, int | float) or not SPEED_MIN <= speed <= SPEED_MAX:
+        raise ApiError(
+            "VALIDATION_ERROR", details={"fields": {"params": {"speed": [f"Between {SPEED_MIN} and {SPEED_MAX}."]}}}
         )
     speaker = speaker_get(tenant=tenant, speaker_id=speaker_id, with_transcript=False)
     if speaker.status != SpeakerStatus.READY:
@@ -107,13 +122,34 @@ def validate_request(
     return TaskSpec(speaker, text, resolved, output_format, sample_rate, params or {})
 
 
+def _check_script(language: str, resolved: str, text: str) -> None:
+    """Refuse text the language would misread (Chinese characters as English are read as
+    "Chinese letter" over and over) rather than speak it wrongly."""
+    mismatch = script_mismatch(resolved, text)
+    if mismatch is None:
+        return
+    chosen = f"detected as {resolved!r}" if language == AUTO else f"sent as {resolved!r}"
+    if mismatch.detected_language:
+        advice = f"send language {mismatch.detected_language!r} (or 'auto')"
+    else:
+        advice = f"no language of this service speaks {mismatch.script}"
+    raise ApiError(
+        "LANGUAGE_MISMATCH",
+        f"The text, {chosen}, holds {mismatch.script} script ({mismatch.sample!r}), which {resolved!r} cannot "
+        f"speak: {advice}",
+        details={"language": resolved, "script": mismatch.script, "detected_language": mismatch.detected_language,
+                 "sample": mismatch.sample, "scripts": sorted(SCRIPTS[resolved])},
+    )  # fmt: skip
+
+
 def validate_callback(callback_url: str) -> None:
     if not callback_url:
         return
     try:
         check_url(callback_url)
     except BlockedAddress as exc:
-        raise ApiError("INVALID_CALLBACK_URL", str(exc), details={"fields": {"callback_url": [str(exc)]}}) from exc
+        message = f"The callback URL is not allowed: {exc}"
+        raise ApiError("INVALID_CALLBACK_URL", message, details={"fields": {"callback_url": [str(exc)]}}) from exc
 
 
 def _new_task(tenant: Tenant, spec: TaskSpec, *, priority: int, callback_url: str, batch: Batch | None = None) -> Task:
@@ -204,9 +240,11 @@ def task_cancel(*, task: Task) -> Task:
         )
         if cancelled:
             usage.task_finished(task, TaskStatus.CANCELLED)
+            batch_item_ended(task)
     if cancelled:
         task.refresh_from_db()
         publish_task(task)
+        live_audio.publish_end(task)  # a client already following its stream learns at once
         return task
     if Task.objects.filter(id=task.id, status=TaskStatus.PROCESSING).update(cancel_requested=True):
         task.refresh_from_db()

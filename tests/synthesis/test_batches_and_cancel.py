@@ -114,3 +114,37 @@ def test_a_processing_task_stops_at_the_next_sentence(tenant_a, voice, worker):
     assert task.status == TaskStatus.CANCELLED
     assert task.progress < 100
     assert not task.result_key
+
+
+def test_a_cancelled_task_answers_task_cancelled_which_is_not_retryable(tenant_a, voice):
+    task_id = tenant_a.create_task(voice).json()["id"]
+    assert tenant_a.client.post(f"/api/v1/tasks/{task_id}/cancel").json()["status"] == "CANCELLED"
+    for what in ("audio", "stream", "timestamps", "subtitles"):
+        response = tenant_a.client.get(f"/api/v1/tasks/{task_id}/{what}")
+        assert response.status_code == 409, (what, response.content)
+        error = response.json()["error"]
+        assert (error["code"], error["retryable"]) == ("TASK_CANCELLED", False), what
+
+
+def test_a_stream_waiting_for_a_queued_task_ends_when_it_is_cancelled(transactional_db, tenant_a, voice, settings):
+    """No worker runs: the stream waits for the task to start; the cancel ends the wait
+    within seconds with TASK_CANCELLED (not a 504 after SYNC_WAIT_SECONDS)."""
+    import threading
+
+    settings.SYNC_WAIT_SECONDS = 20
+    task_id = tenant_a.create_task(voice).json()["id"]
+    answer = {}
+
+    def follow():
+        answer["response"] = tenant_a.client.get(f"/api/v1/tasks/{task_id}/stream")
+
+    follower = threading.Thread(target=follow)
+    started = time.monotonic()
+    follower.start()
+    time.sleep(1.0)  # the follower is waiting on the task's live stream
+    assert tenant_a.client.post(f"/api/v1/tasks/{task_id}/cancel").json()["status"] == "CANCELLED"
+    follower.join(timeout=30)
+    assert time.monotonic() - started < 10
+    response = answer["response"]
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "TASK_CANCELLED"

@@ -110,3 +110,68 @@ def test_the_openai_client_sees_errors_it_understands(tenant_a, narrator, live_s
     bad = openai.OpenAI(base_url=f"{live_server.url}/v1", api_key="sk_live_wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.audio.speech.create(model="tts-1", voice=narrator, input="Hi.")
+
+
+@pytest.mark.parametrize(("asked", "applied"), [(4.0, 2.0), (0.25, 0.5), (1.5, 1.5)])
+def test_openai_speed_takes_openais_range_and_says_what_the_engine_applied(tenant_a, narrator, worker, asked, applied):
+    from synthesis.models import Task
+
+    body = {"model": "tts-1", "input": "Quickly now.", "voice": narrator, "response_format": "wav", "speed": asked}
+    response = tenant_a.client.post("/v1/audio/speech", body, format="json")
+    assert response.status_code == 200, response.content
+    assert float(response["X-Speed-Applied"]) == applied
+    assert Task.objects.get(tenant=tenant_a.tenant).params["speed"] == applied
+    playable(response.content, min_seconds=0.3)
+
+
+@pytest.mark.parametrize("speed", [0.2, 4.5, "fast"])
+def test_openai_speed_outside_openais_range_is_refused(tenant_a, narrator, speed):
+    response = tenant_a.client.post("/v1/audio/speech", {"model": "tts-1", "input": "Hi.", "voice": narrator,
+                                                         "speed": speed}, format="json")  # fmt: skip
+    assert response.status_code == 400
+    assert "speed" in response.json()["error"]["details"]["fields"]
+
+
+def test_a_task_speed_outside_the_engines_range_is_refused_by_the_service_too(tenant_a, narrator):
+    from sovits_site.errors import ApiError
+    from synthesis.models import Speaker
+    from synthesis.services.tasks import task_create
+
+    speaker = Speaker.objects.get(tenant=tenant_a.tenant)
+    with pytest.raises(ApiError) as caught:
+        task_create(tenant=tenant_a.tenant, speaker_id=speaker.id, text="Hi.", params={"speed": 4.0})
+    assert caught.value.error.code == "VALIDATION_ERROR"
+
+
+def test_models_are_listed_in_openais_shape(tenant_a):
+    from rest_framework.test import APIClient
+
+    body = tenant_a.client.get("/v1/models").json()
+    assert body["object"] == "list"
+    assert [m["id"] for m in body["data"]] == ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"]
+    for model in body["data"]:
+        assert model["object"] == "model"
+        assert isinstance(model["created"], int)
+        assert model["owned_by"]
+    assert tenant_a.client.get("/v1/models/tts-1-hd").json()["id"] == "tts-1-hd"
+    missing = tenant_a.client.get("/v1/models/whisper-1")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "NOT_FOUND")
+    assert APIClient().get("/v1/models").status_code == 401
+
+
+def test_a_key_that_may_not_synthesize_cannot_list_models(tenant_a):
+    from rest_framework.test import APIClient
+
+    from tenants.services import api_key_create
+
+    reader = APIClient()
+    reader.credentials(HTTP_X_API_KEY=api_key_create(tenant=tenant_a.tenant, name="reader", scopes=["read"]).secret)
+    assert reader.get("/v1/models").status_code == 403
+
+
+def test_the_openai_client_lists_and_retrieves_models(tenant_a, live_server):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{live_server.url}/v1", api_key=tenant_a.key, max_retries=0)
+    assert {model.id for model in client.models.list()} == {"tts-1", "tts-1-hd", "gpt-4o-mini-tts"}
+    assert client.models.retrieve("tts-1").owned_by == "voice-platform"

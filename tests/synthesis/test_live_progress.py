@@ -163,6 +163,25 @@ def test_an_api_client_connects_with_a_short_lived_ticket(tenant_a, voice):
     assert code == POLICY_VIOLATION
 
 
+def test_a_ticket_opens_one_socket_only(transactional_db, tenant_a, voice):
+    task_id = tenant_a.create_task(voice).json()["id"]
+    ticket = tenant_a.client.post("/api/v1/auth/ws-ticket").json()["ticket"]
+
+    async def scenario(path):
+        communicator, connected, first = await _connect(path, [(b"host", b"testserver")])
+        await communicator.disconnect()
+        return connected, first
+
+    path = f"/ws/tasks/{task_id}/?ticket={ticket}"
+    assert async_to_sync(scenario)(path)[0]
+    connected, code = async_to_sync(scenario)(path)  # replayed, e.g. from a proxy's log
+    assert not connected
+    assert code == POLICY_VIOLATION
+    another = tenant_a.client.post("/api/v1/auth/ws-ticket").json()["ticket"]
+    assert another != ticket
+    assert async_to_sync(scenario)(f"/ws/tasks/{task_id}/?ticket={another}")[0]
+
+
 def test_polling_clients_see_progress_on_the_row(tenant_a, voice, worker):
     task_id = tenant_a.create_task(voice, text="First. Second. Third. Fourth. Fifth. Sixth.").json()["id"]
     seen = set()

@@ -8,6 +8,7 @@ broker directly, so every path is exercised in a few seconds.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import timedelta
@@ -267,6 +268,35 @@ def test_a_due_webhook_lost_by_the_broker_is_delivered_once(tenant_a, short_leas
     assert receiver.calls[0]["headers"]["webhook-id"] == f"msg_{task_id.replace('-', '')}"
     assert list(WebhookDelivery.objects.filter(task_id=task_id).values_list("attempt", "succeeded")) == [(1, True)]
     assert Task.objects.get(id=task_id).webhook_due_at is None
+    assert reconcile(region=REGION) == {}
+
+
+def test_a_completed_batchs_webhook_lost_by_the_broker_is_delivered_once(tenant_a, short_lease, broker):
+    from synthesis.models import Batch
+
+    receiver = Receiver()
+    body = {"requests": [{"text": "Only item.", "speaker_id": tenant_a.ready_voice()}], "callback_url": receiver.url}
+    batch_id = tenant_a.client.post("/api/v1/batches", body, format="json").json()["id"]
+    runner.batch_run(batch_id=batch_id, engine="embedded")
+    task_id = str(Task.objects.get(batch_id=batch_id).id)
+    assert Batch.objects.get(id=batch_id).webhook_due_at is not None  # the batch's event is due, and its message...
+    broker.flush_all()  # ...lost, with the item's
+    _age(Batch, batch_id, webhook_due_at=5)
+    _age(Task, task_id, webhook_due_at=5)
+
+    assert reconcile(region=REGION) == {"webhooks": 1, "batch_webhooks": 1}
+    dispatch.send("batch_webhook", REGION, batch_id)  # and a duplicate message on top
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        receiver.wait_for(2)
+        time.sleep(1)
+    finally:
+        worker.stop()
+        receiver.server.shutdown()
+
+    assert sorted(json.loads(call["body"])["type"] for call in receiver.calls) == ["batch.completed", "task.completed"]
+    assert Batch.objects.get(id=batch_id).webhook_due_at is None
     assert reconcile(region=REGION) == {}
 
 

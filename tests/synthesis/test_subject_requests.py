@@ -95,3 +95,80 @@ def test_only_the_owner_files_requests(tenant_a):
     response = tenant_a.client.post("/api/v1/privacy/requests", {"kind": "tenant_erasure"}, format="json")
     assert response.status_code == 403
     assert not SubjectRequest.objects.exists()
+
+
+def test_the_request_list_has_the_shape_of_every_list(tenant_a, owner):
+    voice = tenant_a.upload_voice().json()["id"]
+    for subject in ("Jane", "John"):
+        owner.post("/api/v1/privacy/requests", {"kind": "access", "subject": subject, "speaker_ids": [voice]},
+                   format="json")  # fmt: skip
+    page = owner.get("/api/v1/privacy/requests", {"page_size": 1}).json()
+    assert set(page) == {"count", "next", "previous", "results"}
+    assert page["count"] == 2
+    assert [r["subject"] for r in page["results"]] == ["John"]  # newest first
+    assert page["next"]
+
+
+def _tokens(world) -> dict:
+    return APIClient().post("/api/v1/auth/token", {"username": world.owner.username, "password": world.password},
+                            format="json").json()  # fmt: skip
+
+
+def test_asking_to_erase_the_workspace_closes_it_at_once(tenant_a, owner):
+    from django.test import Client
+
+    from tenants.models import Role
+    from tenants.services import member_create
+
+    member_create(tenant=tenant_a.tenant, username="alpha-member", password="pw-member", role=Role.MEMBER)
+    member = Client()
+    assert member.login(username="alpha-member", password="pw-member")
+    access = _tokens(tenant_a)["access"]
+    filed = owner.post("/api/v1/privacy/requests", {"kind": "tenant_erasure"}, format="json")
+    assert filed.status_code == 202  # no worker: the data is still there, the doors are shut
+    assert owner.get("/api/v1/speakers").status_code in (401, 403)  # this browser is signed out
+    assert owner.get("/voices/").status_code == 302
+    erased = owner.get("/erased/")
+    assert erased.status_code == 200
+    assert "Workspace erased" in erased.content.decode()
+    assert tenant_a.tenant.name in erased.content.decode()
+    assert member.get("/api/v1/speakers").status_code in (401, 403)  # the other members too
+    login = APIClient().post("/api/v1/auth/token", {"username": "alpha-member", "password": "pw-member"},
+                             format="json")  # fmt: skip
+    assert login.status_code == 401
+    assert not Client().login(username=tenant_a.owner.username, password=tenant_a.password)
+    assert APIClient().get("/api/v1/speakers", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 401
+    assert tenant_a.client.get("/api/v1/speakers").status_code == 401  # its API keys
+    assert Tenant.objects.filter(id=tenant_a.tenant.id).exists()
+
+
+def test_workspace_erasure_removes_the_members_accounts_and_their_personal_data(tenant_a, owner, worker):
+    from django.contrib.auth import get_user_model
+
+    from tenants.models import Role
+    from tenants.services import member_create
+
+    member_create(tenant=tenant_a.tenant, username="alpha-member", password="pw-member", role=Role.MEMBER)
+    refresh = _tokens(tenant_a)["refresh"]
+    voice = tenant_a.upload_voice().json()["id"]
+    owner.post("/api/v1/privacy/requests", {"kind": "access", "subject": "Jane Doe", "speaker_ids": [voice]},
+               format="json", REMOTE_ADDR="203.0.113.9")  # fmt: skip
+    filed = owner.post("/api/v1/privacy/requests", {"kind": "tenant_erasure"}, format="json",
+                       REMOTE_ADDR="203.0.113.9")  # fmt: skip
+    done = wait_for_request(filed.json()["id"])
+    assert done.status == "DONE", done.error
+    users = get_user_model().objects.filter(username__in=[tenant_a.owner.username, "alpha-member"])
+    assert not users.exists()
+    # What was done stays on record, without who it was about, who did it or from where.
+    events = AuditEvent.objects.filter(target=str(done.id))
+    assert events.filter(action="subject_request.tenant_erasure").exists()
+    kept = list(AuditEvent.objects.values_list("actor_label", "ip"))
+    assert all(label not in (tenant_a.owner.username, "alpha-member") and ip != "203.0.113.9"
+               for label, ip in kept), kept  # fmt: skip
+    assert not SubjectRequest.objects.filter(subject="Jane Doe").exists()
+    assert done.tenant_slug == "alpha"
+    refreshed = APIClient().post("/api/v1/auth/token/refresh", {"refresh": refresh}, format="json")
+    assert refreshed.status_code == 401
+    login = APIClient().post("/api/v1/auth/token", {"username": "alpha-member", "password": "pw-member"},
+                             format="json")  # fmt: skip
+    assert login.status_code == 401

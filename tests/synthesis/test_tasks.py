@@ -165,3 +165,14 @@ def test_the_written_out_task_representation_is_drfs_own(tenant_a, voice):
             task_id if task.status == TaskStatus.DONE else None
         ] * 2
     assert Task.objects.get(id=done).status == TaskStatus.DONE  # result_url was exercised
+
+
+def test_a_time_limit_handed_back_as_an_items_result_fails_that_task(tenant_a, voice, worker, monkeypatch):
+    """A batched engine hands every item the exception its call ended with; Dramatiq's time
+    limit is not an Exception, and must still fail the task (not be stored as audio)."""
+    from dramatiq.middleware import TimeLimitExceeded
+
+    monkeypatch.setattr(EmbeddedEngine, "synthesize", lambda self, requests, **callbacks: [TimeLimitExceeded()])
+    task = wait_for_task(tenant_a.create_task(voice).json()["id"])
+    assert task.status == TaskStatus.FAILED
+    assert task.error["code"] == "SYNTHESIS_TIMEOUT"

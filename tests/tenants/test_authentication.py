@@ -114,3 +114,14 @@ def test_a_user_without_a_tenant_is_refused(db, django_user_model):
     response = client.get("/api/v1/speakers")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "AUTHENTICATION_FAILED"
+
+
+def test_a_websocket_ticket_is_single_use(tenant_a):
+    from tenants.services import websocket_ticket_tenant
+
+    ticket = tenant_a.client.post("/api/v1/auth/ws-ticket").json()["ticket"]
+    assert websocket_ticket_tenant(ticket) == tenant_a.tenant
+    assert websocket_ticket_tenant(ticket) is None  # replayed (from a log, a proxy): refused
+    another = tenant_a.client.post("/api/v1/auth/ws-ticket").json()["ticket"]
+    assert another != ticket
+    assert websocket_ticket_tenant(another) == tenant_a.tenant

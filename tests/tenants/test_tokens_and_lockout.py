@@ -96,3 +96,38 @@ def test_key_changes_are_audited_with_actor_and_ip(tenant_a):
     assert {"api_key.created", "api_key.revoked"} <= set(events)
     assert events["api_key.revoked"].actor == tenant_a.owner
     assert events["api_key.revoked"].ip == "203.0.113.7"
+
+
+def test_a_missing_scope_is_named_and_the_webhook_secret_needs_admin(tenant_a, capsys):
+    from django.core.management import call_command
+
+    reader = tenant_a.client  # like createapikey's default key: all scopes but admin
+    response = reader.get("/api/v1/webhooks/secret")
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "PERMISSION_DENIED"
+    assert error["details"]["required_scope"] == "admin"
+    assert "'admin'" in error["message"]
+    from tenants.services import api_key_create
+
+    only_read = APIClient()
+    only_read.credentials(HTTP_X_API_KEY=api_key_create(tenant=tenant_a.tenant, scopes=["read"]).secret)
+    denied = only_read.post("/api/v1/tasks", {"text": "Hi.", "speaker_id": str(tenant_a.tenant.id)}, format="json")
+    assert denied.json()["error"]["details"]["required_scope"] == "synthesize"
+
+    call_command("createapikey", tenant=tenant_a.tenant.slug, scopes="read,admin")  # as the README says
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "scopes admin, read" in out[0]
+    admin = APIClient()
+    admin.credentials(HTTP_X_API_KEY=out[-1])
+    secret = admin.get("/api/v1/webhooks/secret")
+    assert secret.status_code == 200
+    assert secret.json()["secret"].startswith("whsec_")
+
+
+def test_a_refresh_token_of_a_deleted_account_is_a_401_not_a_500(tenant_a):
+    refresh = obtain(tenant_a)["refresh"]
+    tenant_a.owner.delete()
+    response = APIClient().post("/api/v1/auth/token/refresh", {"refresh": refresh}, format="json")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "AUTHENTICATION_FAILED"

@@ -7,10 +7,12 @@ loudness), not neural voice cloning.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from synthesis import speaker_embedding as embedding
 from synthesis.engines.base import (
     AudioCallback,
     AudioChunk,
@@ -24,8 +26,8 @@ from synthesis.engines.base import (
     WordTiming,
     synthesize_by_streaming,
 )
+from synthesis.engines.embedded import japanese, world
 from synthesis.engines.embedded import profile as profiles
-from synthesis.engines.embedded import world
 from synthesis.engines.text import sentence_spans
 from synthesis.engines.words import spread, tokens
 
@@ -50,6 +52,15 @@ class EmbeddedEngine:
         except profiles.ReferenceUnusable as exc:
             raise ReferenceUnusable(str(exc)) from exc
         return VoiceProfile(engine=self.name, data=extracted.to_dict())
+
+    def warm(self, *, profile_languages: Sequence[str] = ()) -> None:
+        """Load now what a worker's first job would: eSpeak, WORLD, the Japanese reader and the
+        speaker-embedding network; and for profiling, the probes of ``profile_languages``."""
+        world.analyze(profiles.speak("Ready.", language="en", variant=""), self.sample_rate)
+        japanese.warm()
+        embedding.warm()
+        for language in profile_languages:
+            profiles.warm_probes(language, self.variants)
 
     def synthesize(
         self,
@@ -88,6 +99,8 @@ class EmbeddedEngine:
 
 
 _FRAME_SECONDS = 0.01
+# Scripts written without spaces between words (kana, CJK ideographs).
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SILENCE_DB = -40.0  # below the sentence's loudest frame
 
 
@@ -127,13 +140,19 @@ def _word_timings(
 
 def _whole_word(text: str, start: int, end: int) -> tuple[int, int]:
     """eSpeak's span of a word, as the word in the text: without the punctuation it may take
-    in ("1990,"), with what it may leave out ("It" of "It's")."""
+    in ("1990,"), with what it may leave out ("It" of "It's"). Chinese and Japanese put no
+    space between words: there the span is the word, and the next character another's."""
     end = min(end, len(text))
     while start < end and not text[start].isalnum():
         start += 1
     while end > start and not text[end - 1].isalnum():
         end -= 1
-    while end < len(text) and (text[end].isalnum() or (text[end] in "'’-" and text[end + 1 : end + 2].isalnum())):
+    while (
+        end < len(text)
+        and not (end > start and _UNSPACED.match(text, end - 1))
+        and not _UNSPACED.match(text, end)
+        and (text[end].isalnum() or (text[end] in "'’-" and text[end + 1 : end + 2].isalnum()))
+    ):
         end += 1
     return start, end
 

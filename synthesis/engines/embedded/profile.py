@@ -17,7 +17,7 @@ import numpy as np
 import soxr
 
 from synthesis import speaker_embedding as embedding
-from synthesis.engines.embedded import espeak, world
+from synthesis.engines.embedded import espeak, japanese, world
 
 ANALYSIS_RATE = 16000
 WARPS = (0.86, 0.93, 1.0, 1.07, 1.14, 1.21)
@@ -84,11 +84,18 @@ def speak_timed(
     text: str, *, language: str, variant: str, rate: float = 1.0
 ) -> tuple[np.ndarray, list[tuple[int, int, float]]]:
     """eSpeak's speech for ``text`` (float32 at ANALYSIS_RATE) and, for each word it spoke,
-    (first character, end character, second at which eSpeak began it)."""
+    (first character, end character, second at which eSpeak began it). Japanese is given to
+    eSpeak as kana (it has no kanji readings); the words' spans are still in ``text``."""
+    said = japanese.reading(text) if language == "ja" else japanese.as_written(text)
     es = espeak.get()
-    speech = es.speak(text, voice=voice_name(language, variant), rate_wpm=round(BASE_RATE_WPM * rate))
+    speech = es.speak(said.text, voice=voice_name(language, variant), rate_wpm=round(BASE_RATE_WPM * rate))
     audio = soxr.resample(speech.samples.astype(np.float32) / 32768.0, es.sample_rate, ANALYSIS_RATE)
-    return audio.astype(np.float32), [(a, b, sample / es.sample_rate) for a, b, sample in speech.words]
+    words = []
+    for a, b, sample in speech.words:
+        span = said.original_span(a, b)
+        if span is not None:
+            words.append((*span, sample / es.sample_rate))
+    return audio.astype(np.float32), words
 
 
 def log_envelope(analysis: world.Analysis) -> np.ndarray:
@@ -138,6 +145,12 @@ _probe_lock = threading.Lock()
 def _probe(language: str, variant: str) -> world.Analysis:
     with _probe_lock:  # eSpeak is serialised anyway; this keeps lru_cache from computing twice
         return _probe_analysis(language, variant)
+
+
+def warm_probes(language: str, variants: tuple[str, ...]) -> None:
+    """Compute the probes a voice in ``language`` is searched with, ahead of its first voice."""
+    for variant in variants:
+        _probe(language if language in PROBES else "en", variant)
 
 
 def extract(samples: np.ndarray, sample_rate: int, *, language: str, variants: tuple[str, ...]) -> EmbeddedProfile:

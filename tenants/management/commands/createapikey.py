@@ -16,7 +16,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scopes",
             default=",".join(default_scopes()),
-            help=f"Comma-separated, of {', '.join(all_scopes())} (default: all but admin)",
+            help=(
+                f"Comma-separated, of {', '.join(all_scopes())} (default: all but admin, which manages "
+                "API keys and reads the webhook signing secret)"
+            ),
         )
         parser.add_argument("--expires-days", type=int, default=None, help="Expire after this many days")
 
@@ -32,6 +35,7 @@ class Command(BaseCommand):
             raise CommandError(f"No tenant {tenant!r}") from exc
         issued = api_key_create(tenant=owner, name=name, scopes=wanted, expires_at=expires_at)
         self.stdout.write(
-            f"API key {issued.api_key.prefix}… for tenant {tenant!r}; store it now, it is not shown again:"
+            f"API key {issued.api_key.prefix}… for tenant {tenant!r} with scopes {', '.join(issued.api_key.scopes)}; "
+            "store it now, it is not shown again:"
         )
         self.stdout.write(issued.secret)

@@ -45,4 +45,10 @@ class Command(BaseCommand):
             raise CommandError(f"Could not create tenant: {exc}") from exc
         created = f"Created tenant {slug!r} ({tenant.id}) in region {tenant.region} with owner {owner!r}"
         self.stdout.write(self.style.SUCCESS(created))
-        self.stdout.write(f"Next: python manage.py createapikey --tenant {slug}")
+        if not accept_dpa:
+            self.stdout.write(
+                f"Before voices can be uploaded or speech made, {owner!r} must accept the Data Processing "
+                "Agreement: sign in to the app and open /dpa/ (a banner leads there), or create the tenant "
+                "with --accept-dpa to record the acceptance now."
+            )
+        self.stdout.write(f"Next: .venv/bin/python manage.py createapikey --tenant {slug}")

@@ -274,3 +274,30 @@ def test_words_keep_their_place_in_the_text_across_sentences_and_numbers(engine,
     assert result.words[-1].end <= result.duration
     second_sentence = result.words[5].start
     assert second_sentence > result.words[4].end  # the pause between sentences is nobody's word
+
+
+def test_japanese_kanji_take_about_as_long_as_their_kana_spelling(engine, profile):
+    """eSpeak has no kanji readings (alone it says "Chinese letter" for each: 4.8 s against
+    2.5 s); OpenJTalk's readings bring the kanji sentence to its kana spelling's length."""
+    kanji, kana = "こんにちは！これは私の声です。", "こんにちは！これはわたしのこえです。"
+    [with_kanji, in_kana] = engine.synthesize(
+        [SynthesisRequest(text=kanji, language="ja", profile=profile),
+         SynthesisRequest(text=kana, language="ja", profile=profile)]
+    )  # fmt: skip
+    assert with_kanji.duration == pytest.approx(in_kana.duration, rel=0.3)
+    spans = [(w.text_start, w.text_end) for w in with_kanji.words]
+    assert "".join(kanji[a:b] for a, b in spans) == "こんにちはこれは私の声です"  # each word once, in order
+    starts = [w.start for w in with_kanji.words]
+    assert starts == sorted(starts)
+    assert with_kanji.words[-1].end <= with_kanji.duration
+
+
+def test_japanese_is_given_to_espeak_as_its_pronunciation():
+    from synthesis.engines.embedded import japanese
+
+    text = "今日は私の声です。"
+    reading = japanese.reading(text)
+    assert reading.text == "キョーワ ワタシノ コエデス。"  # は said "wa", phrase by phrase, no kanji left
+    start = reading.text.index("ワタシ")
+    assert text[slice(*reading.original_span(start, start + 3))] == "私"
+    assert reading.original_span(reading.text.index(" "), reading.text.index(" ") + 1) is None
