@@ -39,6 +39,9 @@ ENDED_TTL_SECONDS = 120  # late readers after this get the stored result
 _FINISHED = (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
+READER_NAME = "live-audio-reader"  # each reader's Redis connection, by name (CLIENT LIST)
+
+
 def stream_key(task_id) -> str:
     return f"{settings.REDIS_NAMESPACE}-audio:{task_id}"
 
@@ -174,7 +177,7 @@ async def follow(task: Task, *, poll_seconds: float = 2.0) -> AsyncIterator[Star
     or ``Stored`` alone when only the stored result is left. Between entries the database is
     checked every ``poll_seconds``: Redis may lose a stream or miss an end, never the task."""
     key = stream_key(task.id)
-    client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+    client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, client_name=READER_NAME)
     last, attempt, heard = "0-0", None, False
     try:
         while True:

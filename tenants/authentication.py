@@ -61,9 +61,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         if not secret.startswith(API_KEY_PREFIX):
             raise exceptions.AuthenticationFailed("Invalid API key")
-        api_key = active_key(api_key_digest(secret))
+        digest = api_key_digest(secret)
+        api_key = active_key(digest)
         if api_key is None:
-            raise exceptions.AuthenticationFailed("Invalid API key")
+            # Only the holder of the exact secret learns it was revoked (a failed request's one extra query).
+            if ApiKey.objects.filter(digest=digest, revoked_at__isnull=False).exists():
+                raise exceptions.AuthenticationFailed("This API key was revoked; ask an owner or admin for a new one")
+            raise exceptions.AuthenticationFailed("Invalid API key: no such key")
         now = timezone.now()
         if api_key.expires_at is not None and api_key.expires_at <= now:
             raise exceptions.AuthenticationFailed("This API key has expired")

@@ -15,6 +15,7 @@ import redis
 import soundfile as sf
 
 from deploy.sandbox import live_stack
+from synthesis import live_audio
 from tests.conftest import LONG_REFERENCE
 
 pytestmark = pytest.mark.stack
@@ -172,19 +173,22 @@ def test_the_openai_client_streams_and_sse_carries_audio_and_words(stack):
     assert words == TEN_SENTENCES.replace(",", "").replace(".", "").split()
 
 
-def _redis_clients(stack) -> int:
-    return len(redis.Redis(unix_socket_path=str(stack["live"].var / "redis.sock")).client_list())
+def _readers(stack) -> int:
+    """Redis connections held by stream readers (they name themselves)."""
+    clients = redis.Redis(unix_socket_path=str(stack["live"].var / "redis.sock")).client_list()
+    return sum(client["name"] == live_audio.READER_NAME for client in clients)
 
 
 def test_a_client_that_leaves_midway_leaves_nothing_behind(stack):
-    before = _redis_clients(stack)
     task_id = _task(stack)
     with httpx.stream("GET", f"{stack['live'].base}/api/v1/tasks/{task_id}/stream",
                       headers={"X-API-Key": stack["key"]}, timeout=120) as response:  # fmt: skip
-        next(response.iter_bytes())
+        chunks = response.iter_bytes()
+        next(chunks)
+        assert _readers(stack) == 1  # the stream's reader, while its client listens
     assert _wait_done(stack, task_id)["status"] == "DONE"
     deadline = time.monotonic() + 10
-    while _redis_clients(stack) > before:  # the reader's connection is closed with it
+    while _readers(stack) > 0:  # the reader's connection is closed with it
         assert time.monotonic() < deadline, "a stream's Redis connection outlived its client"
         time.sleep(0.2)
 

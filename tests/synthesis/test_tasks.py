@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import time
 import uuid
 
 import pytest
@@ -176,3 +177,16 @@ def test_a_time_limit_handed_back_as_an_items_result_fails_that_task(tenant_a, v
     task = wait_for_task(tenant_a.create_task(voice).json()["id"])
     assert task.status == TaskStatus.FAILED
     assert task.error["code"] == "SYNTHESIS_TIMEOUT"
+
+
+def test_a_long_text_without_full_stops_shows_progress_through_the_api(tenant_a, voice, worker):
+    text = ", ".join(["the words go on and on without a stop"] * 40)  # 1,560 characters, no full stop
+    task_id = tenant_a.create_task(voice, text=text).json()["id"]
+    seen = set()
+    deadline = time.monotonic() + 120
+    while (task := tenant_a.client.get(f"/api/v1/tasks/{task_id}").json())["status"] not in ("DONE", "FAILED"):
+        seen.add(task["progress"])
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert task["status"] == "DONE"
+    assert any(0 < value < 100 for value in seen), seen  # it moved, not 0 % until done

@@ -53,11 +53,14 @@ def test_a_wrong_key_gets_401_in_the_envelope(tenant_a):
     assert error["code"] == "AUTHENTICATION_FAILED"
     assert error["category"] == "CLIENT"
     assert error["request_id"]
+    assert "no such key" in error["message"]
 
 
-def test_a_revoked_key_no_longer_works(tenant_a):
+def test_a_revoked_key_no_longer_works_and_says_so(tenant_a):
     api_key_revoke(api_key=ApiKey.objects.get(tenant=tenant_a.tenant))
-    assert tenant_a.client.get("/api/v1/speakers").status_code == 401
+    response = tenant_a.client.get("/api/v1/speakers")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["error"]["message"]  # not the same words as a wrong key
 
 
 def test_no_credentials_gets_401(db):
