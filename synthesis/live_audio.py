@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -28,6 +27,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
+from sovits_site import redis_client
 from synthesis import results, storage
 from synthesis.engines.base import AudioChunk
 from synthesis.models import Task, TaskStatus
@@ -50,16 +50,7 @@ def _associated(task_id, attempt: int, seq: int) -> str:
     return f"live/{task_id}/{attempt}/{seq}"
 
 
-_client: redis.Redis | None = None
-_client_lock = threading.Lock()
-
-
-def _redis() -> redis.Redis:
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-        return _client
+_redis = redis_client.shared
 
 
 class AudioPublisher:

@@ -9,30 +9,20 @@ tenant's cached rate come back in one pipeline.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import redis
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
+from sovits_site import redis_client
 from tenants.authentication import TenantPrincipal
 from tenants.models import Quota
 
 logger = logging.getLogger(__name__)
 _RATE_CACHE_SECONDS = 30
 _WINDOW = 60
-_client: redis.Redis | None = None
-_client_lock = threading.Lock()
-
-
-def _redis() -> redis.Redis:
-    """One client per process (its pool reconnects after a fork by itself)."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-        return _client
+_redis = redis_client.shared
 
 
 def _rate_key(tenant_id) -> str:
