@@ -83,6 +83,10 @@ def _env() -> dict[str, str]:
     # Each worker thread runs its own task: numpy's OpenBLAS spreading every small product over
     # all cores as well made scoring a result 3-4x slower (bench/api_throughput.py --e2e).
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # An idle Dramatiq consumer looks at its queue again after a backoff that grows to this many
+    # milliseconds (Dramatiq's default: 1000, read from its own variable). A queued task then waited
+    # up to a second for an idle worker: most of a short task's wait for its first audio.
+    env.setdefault("dramatiq_worker_timeout", env.get("WORKER_POLL_MS") or "200")
     env.setdefault("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))
     env["MAX_REQUEST_BYTES"] = str(int(env["MAX_UPLOAD_BYTES"]) + 1024 * 1024)
     env.setdefault("MODEL_MAX_BYTES", str(512 * 1024**2))
