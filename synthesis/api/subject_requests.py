@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import logout
-from django.http import HttpResponse
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from sovits_site.errors import ApiError
 from sovits_site.middleware import client_ip
 from sovits_site.schema import PAGE_PARAMETERS, paginated
+from synthesis import storage
 from synthesis.api.pagination import paginated_response
 from synthesis.services.subject_requests import export_for_token, export_url, request_create
 from tenants.authentication import TenantSessionAuthentication
@@ -93,7 +94,8 @@ class SubjectExportApi(APIView):
 
     @extend_schema(responses={(200, "application/zip"): bytes})
     def get(self, request, token):
-        row, data = export_for_token(token)
-        response = HttpResponse(data, content_type="application/zip")
+        row, chunks = export_for_token(token)
+        response = StreamingHttpResponse(chunks, content_type="application/zip")
+        response["Content-Length"] = storage.plain_size(row.export_key)
         response["Content-Disposition"] = f'attachment; filename="subject-{row.id}.zip"'
         return response

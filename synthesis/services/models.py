@@ -11,9 +11,11 @@ be readable anyway.
 
 from __future__ import annotations
 
+import io
 import logging
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
@@ -39,7 +41,7 @@ def model_source(model_id: str):
     model = SynthesisModel.objects.select_related("tenant").get(id=model_id)
     if model.tenant_id is None:
         return ModelSource(gpt=Path(model.gpt_path), sovits=Path(model.sovits_path))
-    return ModelSource(
+    return ModelSource(  # decrypted a chunk at a time: each file is held once, never with its ciphertext
         gpt=storage.get(tenant=model.tenant, object_key=model.gpt_key),
         sovits=storage.get(tenant=model.tenant, object_key=model.sovits_key),
     )
@@ -168,30 +170,35 @@ def model_load_failed(exc) -> ApiError:
     )  # fmt: skip
 
 
-def model_upload(*, tenant: Tenant, name: str, gpt: bytes, sovits: bytes, actor=None, ip=None) -> SynthesisModel:
-    """A tenant's own fine-tuned pair: refused at once if its headers show it is no usable
-    checkpoint, else stored encrypted and checked by a worker (PROCESSING → READY or FAILED)."""
+def model_upload(*, tenant: Tenant, name: str, gpt: bytes | BinaryIO, sovits: bytes | BinaryIO, actor=None,
+                 ip=None) -> SynthesisModel:  # fmt: skip
+    """A tenant's own fine-tuned pair (bytes, or files read from their start): refused at once if
+    its headers show it is no usable checkpoint, else stored encrypted (streamed, a chunk at a
+    time) and checked by a worker (PROCESSING → READY or FAILED)."""
     from synthesis.engines.gpt_sovits import formats
 
     dpa.require_accepted(tenant)  # a fine-tuned model is a person's voice, like a reference
     if "gpt-sovits" not in settings.SYNTHESIS_ENGINES:
         raise ApiError("UNSUPPORTED_ENGINE", "This deployment does not serve GPT-SoVITS",
                        details={"engine": "gpt-sovits", "supported": list(settings.SYNTHESIS_ENGINES)})  # fmt: skip
+    gpt, sovits = (io.BytesIO(f) if isinstance(f, bytes) else f for f in (gpt, sovits))
+    sizes = [f.seek(0, io.SEEK_END) for f in (gpt, sovits)]
     try:
-        formats.sniff(gpt, "gpt")
-        formats.sniff(sovits, "sovits")
+        for file, what in ((gpt, "gpt"), (sovits, "sovits")):
+            file.seek(0)
+            formats.sniff(file.read(2), what)
     except formats.CheckpointError as exc:
         raise ApiError(exc.code, str(exc), details=exc.details) from exc
     if SynthesisModel.objects.filter(tenant=tenant, engine="gpt-sovits", name=name).exists():
         raise ApiError("CONFLICT", f"You have a model named {name!r} already",
                        details={"fields": {"name": ["A model of yours has this name."]}})  # fmt: skip
-    keys = [storage.put(tenant=tenant, kind="models", data=data) for data in (gpt, sovits)]
+    keys = [storage.put_file(tenant=tenant, kind="models", file=file) for file in (gpt, sovits)]
     try:
         with transaction.atomic():
-            quotas.reserve_model(tenant, size=len(gpt) + len(sovits))
+            quotas.reserve_model(tenant, size=sum(sizes))
             model = SynthesisModel.objects.create(
                 tenant=tenant, name=name, engine="gpt-sovits", gpt_key=keys[0], sovits_key=keys[1],
-                stored_bytes=len(gpt) + len(sovits), status=ModelStatus.PROCESSING,
+                stored_bytes=sum(sizes), status=ModelStatus.PROCESSING,
             )  # fmt: skip
             audit_record(tenant=tenant, actor=actor, action="model.uploaded", target=str(model.id), ip=ip,
                          details={"name": name, "bytes": model.stored_bytes})  # fmt: skip

@@ -20,10 +20,8 @@ idempotent and two running at once only race to delete the same things.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -73,7 +71,8 @@ def _failed_models(now: datetime, tenants):
         yield from SynthesisModel.objects.filter(tenant=tenant, status=ModelStatus.FAILED, created_at__lt=cutoff)
 
 
-def _orphans(region: str) -> list[Path]:
+def _orphans(region: str, now: datetime) -> list[str]:
+    """Keys of ``region``'s objects that no row refers to, older than the grace period."""
     referenced = set()
     for row in Speaker.objects.values_list("reference_key", "profile_key"):
         referenced.update(key for key in row if key)
@@ -81,15 +80,9 @@ def _orphans(region: str) -> list[Path]:
     referenced.update(SubjectRequest.objects.exclude(export_key="").values_list("export_key", flat=True))
     for row in SynthesisModel.objects.exclude(tenant=None).values_list("gpt_key", "sovits_key"):
         referenced.update(key for key in row if key)
-    too_young = time.time() - ORPHAN_GRACE.total_seconds()
-    return [path for key, path in storage.region_files(region) if key not in referenced and _older(path, too_young)]
-
-
-def _older(path: Path, than: float) -> bool:
-    try:
-        return path.stat().st_mtime < than
-    except FileNotFoundError:  # renamed or deleted meanwhile: not ours to take
-        return False
+    too_young = (now - ORPHAN_GRACE).timestamp()
+    return [entry.name for entry in storage.region_objects(region)
+            if entry.name not in referenced and entry.modified < too_young]  # fmt: skip
 
 
 def _task_delete(task: Task) -> bool:
@@ -146,10 +139,10 @@ def purge(*, region: str | None = None, dry_run: bool = False, now: datetime | N
             SubjectRequest.objects.filter(id=request.id).update(export_key="")
             storage.delete(object_key=request.export_key)
     for name in regions:
-        for path in _orphans(name):
-            report.orphan_files.append(str(path))
+        for key in _orphans(name, now):
+            report.orphan_files.append(key)
             if not dry_run:
-                path.unlink(missing_ok=True)
+                storage.delete(object_key=key)
     if not dry_run:
         stale.delete()
         Batch.objects.filter(tenant__in=tenants).exclude(Exists(Task.objects.filter(batch=OuterRef("pk")))).delete()

@@ -16,8 +16,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-import shutil
 import zipfile
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -149,7 +149,7 @@ def _export(request: SubjectRequest) -> str:
                         "created_at": request.created_at.isoformat()},
             "tenant": tenant.slug, "voices": voices, "tasks": tasks,
         }, indent=2, ensure_ascii=False))  # fmt: skip
-    return storage.put(tenant=tenant, kind="exports", data=buffer.getvalue())
+    return storage.put_file(tenant=tenant, kind="exports", file=buffer)
 
 
 def _suffix(data: bytes) -> str:
@@ -167,7 +167,8 @@ def export_url(request: SubjectRequest, http_request=None) -> str | None:
     return http_request.build_absolute_uri(path) if http_request is not None else path
 
 
-def export_for_token(token: str) -> tuple[SubjectRequest, bytes]:
+def export_for_token(token: str) -> tuple[SubjectRequest, Iterator[bytes]]:
+    """The request behind a signed link, and its export's plaintext, a chunk at a time."""
     try:
         request_id = signing.loads(token, salt=_SALT, max_age=EXPORT_LINK_TTL.total_seconds())
     except signing.SignatureExpired as exc:
@@ -177,7 +178,10 @@ def export_for_token(token: str) -> tuple[SubjectRequest, bytes]:
     request = SubjectRequest.objects.select_related("tenant").filter(id=request_id).first()
     if request is None or request.tenant is None or not request.export_key:
         raise ApiError("NOT_FOUND", "No such export")
-    return request, storage.get(tenant=request.tenant, object_key=request.export_key)
+    try:
+        return request, storage.read(tenant=request.tenant, object_key=request.export_key)
+    except storage.StorageError as exc:  # purged meanwhile
+        raise ApiError("NOT_FOUND", "No such export") from exc
 
 
 def _erase_voices(tenant: Tenant, speaker_ids: list) -> None:
@@ -202,10 +206,9 @@ def _erase_tenant(tenant: Tenant) -> None:
     Tenant.objects.filter(id=tenant.id).update(wrapped_data_key=b"")
     for digest in ApiKey.objects.filter(tenant=tenant).values_list("digest", flat=True):
         key_cache.forget(digest)
-    root = storage.tenant_root(tenant)
     Task.objects.filter(tenant=tenant).delete()
     Speaker.objects.filter(tenant=tenant).delete()
-    shutil.rmtree(root, ignore_errors=True)
+    storage.delete_tenant(tenant)
     _erase_members(tenant)
     tenant.delete()
 

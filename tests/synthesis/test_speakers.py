@@ -32,7 +32,7 @@ def test_each_accepted_format_is_decoded(tenant_a, fmt, subtype):
 def test_the_reference_is_stored_encrypted_and_reads_back(tenant_a):
     speaker = Speaker.objects.get(id=tenant_a.upload_voice().json()["id"])
     original = REFERENCE.read_bytes()
-    on_disk = (storage._path(speaker.reference_key)).read_bytes()
+    on_disk = b"".join(storage.read_sealed(speaker.reference_key))
     assert original not in on_disk
     assert not on_disk.startswith((b"fLaC", b"RIFF", b"OggS", b"ID3"))
     assert storage.get(tenant=tenant_a.tenant, object_key=speaker.reference_key) == original
@@ -96,4 +96,4 @@ def test_list_get_and_delete(tenant_a, django_capture_on_commit_callbacks):
         assert tenant_a.client.delete(f"/api/v1/speakers/{first['id']}").status_code == 204
     assert tenant_a.client.get(f"/api/v1/speakers/{first['id']}").status_code == 404
     assert [s["id"] for s in tenant_a.client.get("/api/v1/speakers").json()["results"]] == [second["id"]]
-    assert not storage._path(speaker.reference_key).exists()
+    assert not storage.exists(speaker.reference_key)

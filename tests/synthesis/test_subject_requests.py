@@ -46,7 +46,9 @@ def test_an_export_zip_holds_the_subjects_records_and_playable_audio(tenant_a, o
     url = owner.get(f"/api/v1/privacy/requests/{done.id}").json()["export_url"]
     response = APIClient().get(url)  # the signed link alone
     assert response["Content-Type"] == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    body = b"".join(response.streaming_content)  # streamed as it is decrypted
+    assert int(response["Content-Length"]) == len(body)
+    archive = zipfile.ZipFile(io.BytesIO(body))
     record = json.loads(archive.read("subject.json"))
     assert [t["id"] for t in record["tasks"]] == [str(mine.id)]
     assert record["tasks"][0]["text"] == "About the subject."
@@ -67,22 +69,21 @@ def test_after_erasure_no_row_or_file_of_the_subject_remains(tenant_a, owner, wo
     assert wait_for_request(filed.json()["id"]).status == "DONE"
     assert not Speaker.objects.filter(id=voice).exists()
     assert not Task.objects.filter(id=task.id).exists()
-    assert not any(storage._path(key).exists() for key in files)
+    assert not any(storage.exists(key) for key in files)
 
 
 def test_after_tenant_erasure_its_files_cannot_be_decrypted(tenant_a, owner, worker, tmp_path):
     voice = tenant_a.ready_voice()
     speaker = Speaker.objects.get(id=voice)
     backup = tmp_path / "backup.bin"
-    backup.write_bytes(storage._path(speaker.reference_key).read_bytes())  # a copy left in a backup
+    backup.write_bytes(b"".join(storage.read_sealed(speaker.reference_key)))  # a copy left in a backup
     filed = owner.post("/api/v1/privacy/requests", {"kind": "tenant_erasure"}, format="json")
     done = wait_for_request(filed.json()["id"])
     assert done.status == "DONE", done.error
     assert not Tenant.objects.filter(id=tenant_a.tenant.id).exists()
-    assert not storage._path(speaker.reference_key).exists()
+    assert not storage.exists(speaker.reference_key)
     # restore the backup copy: with the data key destroyed it is noise
-    storage._path(speaker.reference_key).parent.mkdir(parents=True, exist_ok=True)
-    storage._path(speaker.reference_key).write_bytes(backup.read_bytes())
+    storage.write_sealed(speaker.reference_key, [backup.read_bytes()])
     # The only wrapped data key lived in the tenant's row; it was blanked, then the row went.
     assert not Tenant.objects.filter(wrapped_data_key=bytes(tenant_a.tenant.wrapped_data_key)).exists()
     shredded = Tenant(id=tenant_a.tenant.id, slug="alpha", wrapped_data_key=b"")

@@ -94,7 +94,7 @@ def test_a_task_runs_on_the_real_worker_to_a_wav_of_speech(tenant_a, voice, work
     assert sf.info(io.BytesIO(response.content)).format == "WAV"
     assert speech_seconds(samples, rate) >= 1.0
     # stored sealed, not as a WAV
-    assert not storage._path(task.result_key).read_bytes().startswith(b"RIFF")
+    assert not b"".join(storage.read_sealed(task.result_key)).startswith(b"RIFF")
 
 
 def test_a_second_delivery_of_a_finished_task_changes_nothing(tenant_a, voice, worker):

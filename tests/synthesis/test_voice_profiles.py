@@ -23,7 +23,7 @@ def test_an_upload_is_profiled_by_its_own_job_then_ready(tenant_a, worker):
     speaker = wait_for_voice(response.json()["id"])
     assert speaker.status == SpeakerStatus.READY, speaker.error
     assert speaker.profile_engine == "embedded"
-    sealed = storage._path(speaker.profile_key).read_bytes()
+    sealed = b"".join(storage.read_sealed(speaker.profile_key))
     assert b"embedding" not in sealed
     assert b"pitch" not in sealed
     stored = profiles.deserialise(storage.get(tenant=tenant_a.tenant, object_key=speaker.profile_key))

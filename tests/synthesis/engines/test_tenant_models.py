@@ -4,7 +4,6 @@ their voices only, refused when hostile, counted, deleted, erased. Tiny random p
 from __future__ import annotations
 
 import io
-import os
 import pathlib
 import pickle
 
@@ -48,7 +47,7 @@ def test_a_tenants_own_model_speaks_for_its_voices_only(gpt_sovits, tenant_a, te
     assert (model.status, model.version) == (ModelStatus.READY, "v2"), model.error
     # Stored encrypted: neither file's bytes are on disk as uploaded.
     for key, plain in ((model.gpt_key, pair["gpt"]), (model.sovits_key, pair["sovits"])):
-        stored = storage._path(key).read_bytes()
+        stored = b"".join(storage.read_sealed(key))
         assert plain.read_bytes()[:4096] not in stored
     assert tenant_a.client.get("/api/v1/usage").json()["quotas"]["models"]["used"] == 1
 
@@ -70,8 +69,8 @@ def test_a_tenants_own_model_speaks_for_its_voices_only(gpt_sovits, tenant_a, te
     assert tenant_a.client.delete(f"/api/v1/models/{model.id}").json()["error"]["code"] == "CONFLICT"
     assert tenant_a.client.delete(f"/api/v1/speakers/{voice.json()['id']}").status_code == 204
     assert tenant_a.client.delete(f"/api/v1/models/{model.id}").status_code == 204
-    assert not storage._path(model.gpt_key).exists()
-    assert not storage._path(model.sovits_key).exists()
+    assert not storage.exists(model.gpt_key)
+    assert not storage.exists(model.sovits_key)
     actions = set(AuditEvent.objects.filter(target=str(model.id)).values_list("action", flat=True))
     assert actions == {"model.uploaded", "model.deleted"}
 
@@ -137,8 +136,8 @@ def test_tenant_erasure_leaves_no_readable_copy_of_its_models(gpt_sovits, tenant
     filed = owner.post("/api/v1/privacy/requests", {"kind": "tenant_erasure"}, format="json")
     assert wait_for_request(filed.json()["id"]).status == "DONE"
     assert not SynthesisModel.objects.filter(id=model.id).exists()
-    assert not storage._path(model.gpt_key).exists()
-    assert not storage._path(model.sovits_key).exists()
+    assert not storage.exists(model.gpt_key)
+    assert not storage.exists(model.sovits_key)
 
 
 def test_a_model_upload_past_the_size_cap_is_413(gpt_sovits, tenant_a, settings):
@@ -161,18 +160,16 @@ def test_the_purge_removes_failed_uploads_after_the_retention_days_and_keeps_the
         model = SynthesisModel.objects.create(tenant=tenant_a.tenant, name=name, status=status, gpt_key=keys[0],
                                               sovits_key=keys[1])  # fmt: skip
         SynthesisModel.objects.filter(id=model.id).update(created_at=timezone.now() - timedelta(days=days_old))
-        for key in keys:  # older than the orphan walk's grace: only a reference keeps them
-            past = (timezone.now() - timedelta(days=days_old)).timestamp()
-            os.utime(storage._path(key), (past, past))
         return model
 
     old_failure = stored_model("old failure", ModelStatus.FAILED, tenant_a.tenant.retention_days + 1)
     new_failure = stored_model("new failure", ModelStatus.FAILED, 1)
     old_ready = stored_model("old but ready", ModelStatus.READY, 400)
-    report = purge(region=tenant_a.tenant.region)
+    # Two hours on, the files are older than the orphan walk's grace: only a reference keeps them.
+    report = purge(region=tenant_a.tenant.region, now=timezone.now() + timedelta(hours=2))
     assert report.failed_models == [str(old_failure.id)]
-    assert not storage._path(old_failure.gpt_key).exists()
+    assert not storage.exists(old_failure.gpt_key)
     assert set(SynthesisModel.objects.values_list("name", flat=True)) == {"new failure", "old but ready"}
     for model in (new_failure, old_ready):  # not orphans: the walk knows model files
-        assert storage._path(model.gpt_key).exists()
-        assert storage._path(model.sovits_key).exists()
+        assert storage.exists(model.gpt_key)
+        assert storage.exists(model.sovits_key)
