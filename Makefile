@@ -16,9 +16,12 @@ $(VENV)/.installed: requirements.txt
 run: $(VENV)/.installed
 	exec $(PY) deploy/stack.py --setup
 
+# The whole suite on the local storage folder, then the end-to-end storage tests again with
+# the run's storage in a bucket of a real S3 server (SeaweedFS, started by the tests).
 test: $(VENV)/.installed lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest
+	TEST_OBJECT_STORE=1 $(PY) -m pytest -m "storage and not stack" -p no:cacheprovider
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -17,6 +17,8 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from synthesis.object_stores import StoreUnavailable
+
 logger = logging.getLogger(__name__)
 
 CLIENT, SERVER, SYSTEM = "CLIENT", "SERVER", "SYSTEM"
@@ -80,6 +82,7 @@ CATALOGUE = _catalogue(
     ErrorCode("MODEL_TOO_LARGE", 507, SYSTEM, False, "The model does not fit the workers' model memory"),
     ErrorCode("SERVICE_UNAVAILABLE", 503, SYSTEM, True, "A backing service is unavailable"),
     ErrorCode("BROKER_UNAVAILABLE", 503, SYSTEM, True, "The message broker (Redis) is unavailable"),
+    ErrorCode("STORAGE_UNAVAILABLE", 503, SYSTEM, True, "The object store is unavailable"),
     ErrorCode("WORKER_LOST", 503, SYSTEM, True, "The workers running this task stopped before it finished"),
     ErrorCode("SYNTHESIS_TIMEOUT", 504, SYSTEM, True, "The synthesis did not finish in time"),
 )
@@ -163,6 +166,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, redis.RedisError):  # Redis down: say so, never a 500
         logger.warning("Redis unavailable during %s", getattr(request, "path", "?"), exc_info=exc)
         exc = ApiError("BROKER_UNAVAILABLE", details={"retry_after": BROKER_RETRY_AFTER_SECONDS})
+    elif isinstance(exc, StoreUnavailable):  # the object store down: say so, never a 500
+        logger.warning("object store unavailable during %s", getattr(request, "path", "?"), exc_info=exc)
+        exc = ApiError("STORAGE_UNAVAILABLE", details={"retry_after": BROKER_RETRY_AFTER_SECONDS})
     if isinstance(exc, ApiError):
         body = exc.as_dict()
         status = exc.error.status

@@ -18,6 +18,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,6 +33,10 @@ class StoreError(Exception):
 
 class NotFound(StoreError):
     pass
+
+
+class StoreUnavailable(StoreError):
+    """The store did not answer, or answered that it cannot serve now (worth retrying later)."""
 
 
 @dataclass(frozen=True)
@@ -157,24 +162,29 @@ class S3Store:
         return self.prefix + name
 
     def write(self, name: str, chunks: Iterable[bytes]) -> int:
-        """Small objects in one PUT; larger ones in parts of PART bytes, so only one part at a
-        time is held (an interrupted upload is aborted, leaving nothing)."""
-        key, parts, buffer, size = self._key(name), [], bytearray(), 0
+        with _answering():
+            return self._write(name, chunks)
+
+    def _write(self, name: str, chunks: Iterable[bytes]) -> int:
+        """Small objects in one PUT; larger ones in parts of about PART bytes, so only one part
+        at a time is held (an interrupted upload is aborted, leaving nothing)."""
+        key, parts, pending, pending_size, size = self._key(name), [], [], 0, 0
         upload_id = None
         try:
             for chunk in chunks:
-                buffer += chunk
+                pending.append(chunk)
+                pending_size += len(chunk)
                 size += len(chunk)
-                if len(buffer) >= PART:
+                if pending_size >= PART:
                     if upload_id is None:
                         upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
-                    parts.append(self._part(key, upload_id, len(parts) + 1, bytes(buffer[:PART])))
-                    del buffer[:PART]
+                    part, pending, pending_size = b"".join(pending), [], 0
+                    parts.append(self._part(key, upload_id, len(parts) + 1, part))
             if upload_id is None:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer))
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=b"".join(pending))
                 return size
-            if buffer:
-                parts.append(self._part(key, upload_id, len(parts) + 1, bytes(buffer)))
+            if pending:
+                parts.append(self._part(key, upload_id, len(parts) + 1, b"".join(pending)))
             self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
                                                   MultipartUpload={"Parts": parts})  # fmt: skip
             return size
@@ -188,27 +198,34 @@ class S3Store:
         return {"PartNumber": number, "ETag": answer["ETag"]}
 
     def read(self, name: str) -> Iterator[bytes]:
-        try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"]
-        except self.client.exceptions.NoSuchKey:
-            raise NotFound(name) from None
+        with _answering():
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"]
+            except self.client.exceptions.NoSuchKey:
+                raise NotFound(name) from None
         return _body_chunks(body)
 
     def stat(self, name: str) -> Entry | None:
         from botocore.exceptions import ClientError
 
-        try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self._key(name))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        with _answering():
+            try:
+                head = self.client.head_object(Bucket=self.bucket, Key=self._key(name))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return None
+                raise
         return Entry(name, head["ContentLength"], head["LastModified"].timestamp())
 
     def delete(self, name: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(name))  # absent is not an error in S3
+        with _answering():
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(name))  # absent is not an error in S3
 
     def delete_prefix(self, prefix: str) -> None:
+        with _answering():
+            self._delete_prefix(prefix)
+
+    def _delete_prefix(self, prefix: str) -> None:
         batch = []
         for entry in self.list(prefix.rstrip("/") + "/"):
             batch.append({"Key": self._key(entry.name)})
@@ -224,17 +241,35 @@ class S3Store:
             raise StoreError(f"the store kept {len(answer['Errors'])} object(s): {answer['Errors'][0]}")
 
     def list(self, prefix: str = "") -> Iterator[Entry]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
-        for page in pages:
-            for item in page.get("Contents", ()):
-                yield Entry(item["Key"][len(self.prefix) :], item["Size"], item["LastModified"].timestamp())
+        with _answering():
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    yield Entry(item["Key"][len(self.prefix) :], item["Size"], item["LastModified"].timestamp())
 
 
 def _body_chunks(body) -> Iterator[bytes]:
     try:
-        yield from body.iter_chunks(CHUNK)
+        with _answering():
+            yield from body.iter_chunks(CHUNK)
     finally:
         body.close()
+
+
+@contextmanager
+def _answering():
+    """Connection failures and the store's own 5xx answers become StoreUnavailable (after boto3's
+    retries); a refusal (403, a missing bucket) stays a ClientError: that is a configuration error."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            raise StoreUnavailable(f"the object store failed: {exc}") from exc
+        raise
+    except BotoCoreError as exc:
+        raise StoreUnavailable(f"the object store is unreachable: {exc}") from exc
 
 
 _clients: dict[int, object] = {}
@@ -255,6 +290,8 @@ def _client():
                     region_name=os.environ.get("AWS_REGION") or None,
                     retries={"mode": "standard", "max_attempts": 5},
                     max_pool_connections=32,
+                    connect_timeout=5,  # a store that does not answer fails the request, not holds it
+                    read_timeout=30,
                     s3={"addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE", "auto")},
                 )
                 client = boto3.session.Session().client("s3", config=config)

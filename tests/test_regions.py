@@ -18,6 +18,8 @@ from synthesis.services.retention import purge
 from tenants.models import Tenant
 from tests.conftest import TenantWorld, wait_for_task
 
+pytestmark = pytest.mark.storage  # run again on a real S3 server (make test)
+
 
 @pytest.fixture
 def tenant_us(db) -> TenantWorld:

@@ -27,6 +27,7 @@ from synthesis import (
     dispatch,
     leases,
     live_audio,
+    object_stores,
     profiles,
     results,
     speaker_embedding,
@@ -332,7 +333,8 @@ def _store(
         object_key = storage.put(tenant=task.tenant, kind="results", data=data)
     except Exception as exc:
         logger.exception("task %s: storing the result failed", task.id)
-        _fail(task, ApiError("ENGINE_ERROR", f"Storing the result failed: {type(exc).__name__}"))
+        code = "STORAGE_UNAVAILABLE" if isinstance(exc, object_stores.StoreUnavailable) else "ENGINE_ERROR"
+        _fail(task, ApiError(code, f"Storing the result failed: {type(exc).__name__}"))
         return
     duration = round(len(pcm) / rate, 3)
     done = _finish(

@@ -8,6 +8,8 @@ from synthesis.engines.embedded.engine import EmbeddedEngine
 from synthesis.models import Task, TaskStatus
 from tests.conftest import wait_for_task
 
+pytestmark = pytest.mark.storage  # run again on a real S3 server (make test)
+
 
 @pytest.fixture
 def voice(tenant_a):

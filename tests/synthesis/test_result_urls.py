@@ -9,6 +9,8 @@ from synthesis.events import task_state
 from synthesis.models import Task
 from tests.conftest import wait_for_task
 
+pytestmark = pytest.mark.storage  # run again on a real S3 server (make test)
+
 RESULTS = "/api/v1/results/"
 
 

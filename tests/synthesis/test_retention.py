@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -10,6 +11,8 @@ from synthesis.models import Speaker, Task, TaskStatus
 from synthesis.services.retention import purge
 from synthesis.services.runner import task_run
 from tests.conftest import wait_for_task
+
+pytestmark = pytest.mark.storage  # run again on a real S3 server (make test)
 
 
 def age(task_id, days: float) -> None:

@@ -9,6 +9,8 @@ from synthesis import storage
 from synthesis.models import Speaker
 from tests.conftest import LONG_REFERENCE, REFERENCE, SHORT_REFERENCE, encoded
 
+pytestmark = pytest.mark.storage  # run again on a real S3 server (make test)
+
 
 def test_uploading_a_voice_gives_201_with_the_voice(tenant_a):
     response = tenant_a.upload_voice(name="Narrator")

@@ -16,6 +16,8 @@ from synthesis.models import Speaker, Task
 from tenants.models import AuditEvent, SubjectRequest, Tenant
 from tests.conftest import wait_for_task
 
+pytestmark = pytest.mark.storage  # run again on a real S3 server (make test)
+
 
 @pytest.fixture
 def owner(tenant_a):

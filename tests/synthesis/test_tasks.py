@@ -13,6 +13,8 @@ from synthesis.models import Task, TaskStatus
 from synthesis.services.runner import task_run
 from tests.conftest import speech_seconds, wait_for_task
 
+pytestmark = pytest.mark.storage  # run again on a real S3 server (make test)
+
 
 @pytest.fixture
 def voice(tenant_a):

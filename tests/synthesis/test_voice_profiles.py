@@ -3,12 +3,15 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 import soundfile as sf
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from synthesis import profiles, storage
 from synthesis.models import Speaker, SpeakerStatus, TaskStatus
 from tests.conftest import LONG_REFERENCE, wait_for_task, wait_for_voice
+
+pytestmark = pytest.mark.storage  # run again on a real S3 server (make test)
 
 
 def flac(samples: np.ndarray, rate: int = 16000) -> SimpleUploadedFile:
