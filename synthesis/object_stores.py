@@ -127,10 +127,11 @@ class LocalStore:
 
     def list(self, prefix: str = "") -> Iterator[Entry]:
         base = self._path(prefix.rstrip("/")) if prefix else self.root
-        if not base.is_dir():
-            return
-        for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.name.endswith(".tmp"):
+        for folder, _, files in os.walk(base):  # lazily: a store may hold millions of objects
+            for file in files:
+                if file.endswith(".tmp"):  # a write in flight (or cut short)
+                    continue
+                path = Path(folder) / file
                 try:
                     st = path.stat()
                 except FileNotFoundError:  # deleted meanwhile
@@ -203,6 +204,8 @@ class S3Store:
                 body = self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"]
             except self.client.exceptions.NoSuchKey:
                 raise NotFound(name) from None
+            except self.client.exceptions.NoSuchBucket:
+                raise StoreError(f"the bucket {self.bucket!r} does not exist") from None
         return _body_chunks(body)
 
     def stat(self, name: str) -> Entry | None:
@@ -288,7 +291,7 @@ def _client():
 
                 config = Config(
                     region_name=os.environ.get("AWS_REGION") or None,
-                    retries={"mode": "standard", "max_attempts": 5},
+                    retries={"mode": "standard", "max_attempts": 3},  # a dead store fails a request in seconds
                     max_pool_connections=32,
                     connect_timeout=5,  # a store that does not answer fails the request, not holds it
                     read_timeout=30,

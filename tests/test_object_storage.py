@@ -131,10 +131,14 @@ def test_a_large_object_is_never_held_twice(request, tenant_a, backend):
     assert storage.plain_size(key) == size
 
 
-def test_a_store_that_does_not_answer_is_a_503_not_a_500(on_s3, tenant_a, monkeypatch):
+def test_a_store_that_does_not_answer_is_a_503_not_a_500(on_s3, tenant_a, client, monkeypatch):
     voice = tenant_a.ready_voice()
+    assert client.get("/readyz").json()["checks"]["storage"]["ok"] is True
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     object_stores.reset_clients()
+    ready = client.get("/readyz")
+    assert (ready.status_code, ready.json()["status"]) == (200, "degraded")  # still serving all but audio
+    assert "unreachable" in ready.json()["checks"]["storage"]["error"]
     response = tenant_a.client.get(f"/api/v1/speakers/{voice}/audio")
     assert response.status_code == 503, response.content
     error = response.json()["error"]

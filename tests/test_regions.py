@@ -157,6 +157,11 @@ def test_the_region_is_chosen_at_creation(db, capsys):
         ({"REGIONS": "eu,mars"}, "REGIONS must be among"),
         ({"REGIONS": "us", "DEFAULT_REGION": "eu"}, "include DEFAULT_REGION"),
         ({"STORAGE_ROOT_EU": "{tmp}/shared", "STORAGE_ROOT_US": "{tmp}/shared/us"}, "_US must not be inside"),
+        ({"STORAGE_URL_EU": "s3://voices/", "STORAGE_URL_US": "s3://voices/us"}, "_US must not be inside"),
+        ({"STORAGE_URL": "{tmp}/all", "STORAGE_URL_EU": "{tmp}/all"}, "_EU must not be STORAGE_URL or hold it"),
+        ({"STORAGE_URL": "s3://voices/old", "STORAGE_URL_EU": "s3://voices"}, "_EU must not be STORAGE_URL or hold"),
+        ({"STORAGE_URL": "ftp://voices/"}, "storage URLs are s3://bucket/prefix"),
+        ({"STORAGE_URL_US": "s3:///prefix"}, "names no bucket"),
     ],
 )
 def test_region_settings_that_would_lose_data_refuse_to_start(tmp_path, extra, complaint):

@@ -289,6 +289,11 @@ try:
     }
 except object_stores.StoreError as exc:
     raise ImproperlyConfigured(str(exc)) from exc
+# STORAGE_URL itself holds the objects written before regions (at its top level, beside the
+# region folders): a region's store may lie inside it, but not be it or hold it.
+for _region, _url in STORAGE_URLS.items():
+    if STORAGE_URL.startswith(_url):
+        raise ImproperlyConfigured(f"STORAGE_URL_{_region.upper()} must not be STORAGE_URL or hold it")
 # The purge lists each region's store for orphans: a store inside another would look like orphans of it.
 if _overlap := object_stores.overlapping(STORAGE_URLS):
     raise ImproperlyConfigured(f"STORAGE_URL_{_overlap[1].upper()} must not be inside or equal to another region's")
@@ -375,6 +380,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # boto3 says at INFO where it found credentials, in every process that makes a client
+    "loggers": {name: {"level": "WARNING"} for name in ("botocore", "boto3", "urllib3")},
 }
 
 # --- Production transport security ----------------------------------------------
