@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from sovits_site.errors import ApiError
-from synthesis import audio, audio_sandbox, dispatch, profiles, storage
+from synthesis import audio, audio_sandbox, dispatch, object_stores, profiles, storage
 from synthesis.engines import EngineInfo, engine_info
 from synthesis.engines.base import ModelTooLarge, ModelUnavailable, ReferenceUnusable, UnsupportedLanguage
 from synthesis.languages import LANGUAGES
@@ -199,6 +199,8 @@ def speaker_profile_extract(*, speaker_id) -> None:
     except ModelTooLarge as exc:
         _speaker_fail(speaker, model_too_large(exc))
         return
+    except object_stores.StoreUnavailable:
+        raise  # the store is away, the voice is fine: Dramatiq tries again (the job is idempotent)
     except Exception as exc:  # an engine crash must not take the worker down
         logger.exception("profile extraction failed for speaker %s", speaker.id)
         _speaker_fail(speaker, ApiError("ENGINE_ERROR", f"Profile extraction failed: {type(exc).__name__}"))
