@@ -170,7 +170,9 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_NAMESPACE}-channels"},
+        # channels-redis waits for a socket's next message with a 5 s blocking read; redis-py 8
+        # times reads out at 5 s by default, which closed every WebSocket quiet for 5 s.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "prefix": f"{REDIS_NAMESPACE}-channels"},
     }
 }
 

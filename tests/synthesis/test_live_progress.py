@@ -219,3 +219,19 @@ def test_a_create_hands_its_event_to_the_publisher_thread(tenant_a, voice, monke
         task_id = tenant_a.create_task(voice).json()["id"]
     assert events.flush()
     assert sent == [("live-events", task_id, False)]
+
+
+def test_a_socket_quiet_for_longer_than_the_layers_blocking_read_still_hears(db):
+    """channels-redis waits on Redis in 5 s blocking reads: a channel with nothing for 6 s must
+    wait on (redis-py 8's default read timeout of 5 s once closed such sockets), then hear."""
+    from channels.layers import get_channel_layer
+
+    async def wait_quietly():
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        with pytest.raises(asyncio.TimeoutError):  # ours, after 6 s of silence: not redis' TimeoutError
+            await asyncio.wait_for(layer.receive(channel), timeout=6)
+        await layer.send(channel, {"type": "task.update", "status": "DONE"})
+        return await asyncio.wait_for(layer.receive(channel), timeout=5)
+
+    assert async_to_sync(wait_quietly)()["status"] == "DONE"
