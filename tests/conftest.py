@@ -90,6 +90,28 @@ def tenant_b(db) -> TenantWorld:
     return TenantWorld("bravo")
 
 
+@pytest.fixture(scope="session")
+def shared_stack(tmp_path_factory):
+    """One `make run` stack (deploy.sandbox.live_stack) for the modules that need the running
+    service but not a fresh one of their own: the browser modules and streaming. Started on first
+    use, stopped at the end of the run. Each module works in tenants, users and voices of its own
+    and counts nothing across the deployment, so none sees another's work. The voice search is cut
+    to two candidates, as in the other test stacks (the same code path, a fifth of the time per
+    voice); tests/test_stack.py and tests/test_readme.py run the default on fresh stacks."""
+    from deploy.sandbox import live_stack
+
+    with live_stack(tmp_path_factory.mktemp("shared-stack"), EMBEDDED_VARIANTS="f3,m3") as live:
+        yield live
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """The tests on the shared stack run last, one module after another (their order kept), so that
+    it is not left idling beside the stacks that other modules start and stop."""
+    shared = {id(item) for item in items if "shared_stack" in getattr(item, "fixturenames", ())}
+    items[:] = [item for item in items if id(item) not in shared] + [item for item in items if id(item) in shared]
+
+
 @pytest.fixture
 def worker(transactional_db):
     """A real Dramatiq worker on the real (Redis) broker, in this process, for one test."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.sandbox import ROOT, live_stack
+from deploy.sandbox import ROOT
 from tests.conftest import LONG_REFERENCE, SHORT_REFERENCE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,12 +31,12 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with live_stack(tmp_path_factory.mktemp("browser")) as live:
-        live.manage("createtenant", "acme", "--owner", "alice", "--password", "alice-password-1", "--accept-dpa")
-        live.manage("createtenant", "rival", "--owner", "bob", "--password", "bob-password-1", "--accept-dpa",
-                    "--region", "us")  # fmt: skip
-        yield live
+def stack(shared_stack):
+    """The run's shared stack (tests/conftest.py), with this module's two tenants."""
+    shared_stack.manage("createtenant", "acme", "--owner", "alice", "--password", "alice-password-1", "--accept-dpa")
+    shared_stack.manage("createtenant", "rival", "--owner", "bob", "--password", "bob-password-1", "--accept-dpa",
+                        "--region", "us")  # fmt: skip
+    return shared_stack
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.sandbox import live_stack
 from tests.conftest import LONG_REFERENCE
 from tests.test_browser import CHROMIUM, browser, shot, sign_in  # noqa: F401 - browser: its Chromium fixture
 
@@ -32,9 +31,8 @@ def chromium(request):
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with live_stack(tmp_path_factory.mktemp("browser-account")) as live:
-        yield live
+def stack(shared_stack):
+    return shared_stack  # the run's (tests/conftest.py): every test here makes tenants of its own
 
 
 def new_tenant(stack, slug: str, *, accept_dpa: bool = True, members: tuple[str, ...] = ()) -> tuple[str, str]:

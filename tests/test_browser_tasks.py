@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
-from deploy.sandbox import live_stack
 from tests.conftest import LONG_REFERENCE
 from tests.test_browser import CHROMIUM, browser, shot, sign_in  # noqa: F401 - browser is a fixture
 
@@ -32,20 +32,20 @@ TERMINAL = ("DONE", "FAILED", "CANCELLED")
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with live_stack(tmp_path_factory.mktemp("browser-tasks")) as live:
-        live.manage("createtenant", "acme", "--owner", "alice", "--password", "alice-password-1", "--accept-dpa")
-        key = live.manage("createapikey", "--tenant", "acme").strip().splitlines()[-1]
-        live.api = httpx.Client(base_url=live.base, headers={"X-API-Key": key}, timeout=60)
-        with open(LONG_REFERENCE, "rb") as fh:
-            voice = live.api.post("/api/v1/speakers", data={"name": "Narrator", "language": "en"},
-                                  files={"audio": ("v.flac", fh, "audio/flac")}).json()["id"]  # fmt: skip
-        deadline = time.monotonic() + 180
-        while live.api.get(f"/api/v1/speakers/{voice}").json()["status"] == "PROCESSING":
-            assert time.monotonic() < deadline, "the voice was not ready within three minutes"
-            time.sleep(0.5)
-        live.voice = voice
-        yield live
+def stack(shared_stack):
+    """The run's shared stack (tests/conftest.py), with this module's tenant and its API voice."""
+    shared_stack.manage("createtenant", "studio", "--owner", "carol", "--password", "carol-password-1",
+                        "--accept-dpa")  # fmt: skip
+    key = shared_stack.manage("createapikey", "--tenant", "studio").strip().splitlines()[-1]
+    api = httpx.Client(base_url=shared_stack.base, headers={"X-API-Key": key}, timeout=60)
+    with open(LONG_REFERENCE, "rb") as fh:
+        voice = api.post("/api/v1/speakers", data={"name": "Narrator", "language": "en"},
+                         files={"audio": ("v.flac", fh, "audio/flac")}).json()["id"]  # fmt: skip
+    deadline = time.monotonic() + 180
+    while api.get(f"/api/v1/speakers/{voice}").json()["status"] == "PROCESSING":
+        assert time.monotonic() < deadline, "the voice was not ready within three minutes"
+        time.sleep(0.5)
+    return SimpleNamespace(base=shared_stack.base, api=api, voice=voice)
 
 
 def _task(stack, task_id) -> dict:
@@ -66,7 +66,7 @@ def _no_sideways_scroll(page) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_a_person_cancels_a_running_task_on_the_synthesize_page(browser, stack, size):  # noqa: F811
-    page = sign_in(browser, stack, "alice", "alice-password-1", **SIZES[size])
+    page = sign_in(browser, stack, "carol", "carol-password-1", **SIZES[size])
     page.goto(f"{stack.base}/synthesize/")
     page.get_by_label("Voice", exact=True).locator("option", has_text="Narrator").wait_for(state="attached")
     # Nothing followed yet: no empty progress bar, nothing to cancel.
@@ -99,7 +99,7 @@ def test_a_person_cancels_a_running_task_on_the_synthesize_page(browser, stack, 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_the_chosen_format_plays_and_downloads_under_the_voices_name(browser, stack, size):  # noqa: F811
-    page = sign_in(browser, stack, "alice", "alice-password-1", **SIZES[size])
+    page = sign_in(browser, stack, "carol", "carol-password-1", **SIZES[size])
     page.goto(f"{stack.base}/synthesize/")
     page.get_by_label("Voice", exact=True).locator("option", has_text="Narrator").wait_for(state="attached")
     page.get_by_label("Text").fill("A short one, in Opus. Then it is done.")
@@ -126,7 +126,7 @@ def test_the_chosen_format_plays_and_downloads_under_the_voices_name(browser, st
 def test_a_person_cancels_a_task_from_the_history_page(browser, stack, size):  # noqa: F811
     response = stack.api.post("/api/v1/tasks", json={"text": LONG_TEXT, "speaker_id": stack.voice, "language": "en"})
     task_id = response.json()["id"]
-    page = sign_in(browser, stack, "alice", "alice-password-1", **SIZES[size])
+    page = sign_in(browser, stack, "carol", "carol-password-1", **SIZES[size])
     page.goto(f"{stack.base}/history/")
     row = page.locator(f'tr[data-id="{task_id}"]')
     row.wait_for(timeout=30_000)
@@ -146,7 +146,7 @@ def test_a_person_cancels_a_task_from_the_history_page(browser, stack, size):  #
 
 @pytest.mark.parametrize("size", SIZES)
 def test_the_voices_page_flags_every_missing_field_and_says_when_a_voice_is_ready(browser, stack, size):  # noqa: F811
-    page = sign_in(browser, stack, "alice", "alice-password-1", **SIZES[size])
+    page = sign_in(browser, stack, "carol", "carol-password-1", **SIZES[size])
     page.goto(f"{stack.base}/voices/")
     page.locator("#voice-list .voice-row").first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Upload voice").click()

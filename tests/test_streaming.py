@@ -14,7 +14,6 @@ import pytest
 import redis
 import soundfile as sf
 
-from deploy.sandbox import live_stack
 from synthesis import live_audio
 from tests.conftest import LONG_REFERENCE
 
@@ -26,19 +25,20 @@ TEN_SENTENCES = " ".join(
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with live_stack(tmp_path_factory.mktemp("streaming")) as live:
-        live.manage("createtenant", "acme", "--owner", "alice", "--password", "alice-password-1", "--accept-dpa")
-        key = live.manage("createapikey", "--tenant", "acme").strip().splitlines()[-1]
-        client = httpx.Client(base_url=live.base, headers={"X-API-Key": key}, timeout=60)
-        with open(LONG_REFERENCE, "rb") as fh:
-            voice = client.post("/api/v1/speakers", data={"name": "narrator", "language": "en"},
-                                files={"audio": ("v.flac", fh, "audio/flac")}).json()["id"]  # fmt: skip
-        deadline = time.monotonic() + 180
-        while client.get(f"/api/v1/speakers/{voice}").json()["status"] == "PROCESSING":
-            assert time.monotonic() < deadline, "the voice was not ready within three minutes"
-            time.sleep(0.5)
-        yield {"live": live, "client": client, "key": key, "voice": voice}
+def stack(shared_stack):
+    """The run's shared stack (tests/conftest.py), with this module's tenant and its voice."""
+    live = shared_stack
+    live.manage("createtenant", "newsroom", "--owner", "sam", "--password", "sam-password-1", "--accept-dpa")
+    key = live.manage("createapikey", "--tenant", "newsroom").strip().splitlines()[-1]
+    client = httpx.Client(base_url=live.base, headers={"X-API-Key": key}, timeout=60)
+    with open(LONG_REFERENCE, "rb") as fh:
+        voice = client.post("/api/v1/speakers", data={"name": "narrator", "language": "en"},
+                            files={"audio": ("v.flac", fh, "audio/flac")}).json()["id"]  # fmt: skip
+    deadline = time.monotonic() + 180
+    while client.get(f"/api/v1/speakers/{voice}").json()["status"] == "PROCESSING":
+        assert time.monotonic() < deadline, "the voice was not ready within three minutes"
+        time.sleep(0.5)
+    return {"live": live, "client": client, "key": key, "voice": voice}
 
 
 def _task(stack, text=TEN_SENTENCES, **fields) -> str:

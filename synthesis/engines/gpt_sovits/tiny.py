@@ -90,12 +90,18 @@ def _save_as_upstream(obj, path: Path, *, mark: bytes | None = None) -> None:
         path.write_bytes(mark + data[2:])
 
 
-def write_sovits(path: Path, version: str = "v2", *, seed: int = 0, mark: bytes | None = None) -> Path:
+def write_sovits(
+    path: Path, version: str = "v2", *, seed: int = 0, mark: bytes | None = None, decoder_channels: int | None = None
+) -> Path:
+    """``decoder_channels``: the vocoder's first width (``upsample_initial_channel``, a multiple
+    of 32) instead of upstream's; the vocoder is most of the model's work, so a narrow one runs
+    many times faster. The file is the same format, its config says the width."""
     import torch
     from gsv_tts.GPT_SoVITS.SoVITS.models import SynthesizerTrn
 
     torch.manual_seed(seed)
     upsample, gin = _S2_GIN[version]
+    upsample = decoder_channels or upsample
     model_config = {**_S2_MODEL, "upsample_initial_channel": upsample, "gin_channels": gin, "version": version}
     config = {
         "train": {"segment_size": 20480, "seed": 1234, "fp16_run": True},
@@ -235,8 +241,9 @@ def write_assets(folder: Path) -> Path:
     return folder
 
 
-def write_model_set(folder: Path, versions: tuple[str, ...] = ("v2",)) -> dict:
-    """Assets under ``folder/assets`` and one pair per version under ``folder/models``."""
+def write_model_set(folder: Path, versions: tuple[str, ...] = ("v2",), *, decoder_channels: int | None = None) -> dict:
+    """Assets under ``folder/assets`` and one pair per version under ``folder/models``
+    (``decoder_channels``: see ``write_sovits``)."""
     folder = Path(folder)
     write_assets(folder / "assets")
     models = folder / "models"
@@ -245,6 +252,6 @@ def write_model_set(folder: Path, versions: tuple[str, ...] = ("v2",)) -> dict:
     for version in versions:
         pairs[version] = {
             "gpt": write_gpt(models / f"tiny-{version}-e1.ckpt"),
-            "sovits": write_sovits(models / f"tiny-{version}_e1_s1.pth", version),
+            "sovits": write_sovits(models / f"tiny-{version}_e1_s1.pth", version, decoder_channels=decoder_channels),
         }
     return {"assets": folder / "assets", "pairs": pairs}
