@@ -7,6 +7,7 @@ on free ports, keeping its data in a folder of ours.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import signal
@@ -71,7 +72,8 @@ def seaweed(directory: Path, *, buckets: tuple[str, ...] = ("sovits",), timeout:
     # weed mini makes its one identity from these two variables; without them S3 takes anyone.
     env = {**os.environ, "AWS_ACCESS_KEY_ID": store.access_key, "AWS_SECRET_ACCESS_KEY": store.secret_key}
     with open(directory / "weed.log", "ab") as log:
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=_die_with_parent)  # fmt: skip
     try:
         _wait_ready(store, proc, directory / "weed.log", timeout)
         yield store
@@ -83,6 +85,13 @@ def seaweed(directory: Path, *, buckets: tuple[str, ...] = ("sovits",), timeout:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the process that started it dies, however it dies (a test run
+    killed, a Ctrl-C'd script), so no server outlives its owner."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _wait_ready(store: ObjectStore, proc: subprocess.Popen, log: Path, timeout: float) -> None:
@@ -111,5 +120,6 @@ if __name__ == "__main__":
         for name, value in running.env.items():
             print(f"{name}={value}")
         print(f"STORAGE_URL=s3://{running.buckets[0]}/")
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as Ctrl-C does
         with suppress(KeyboardInterrupt):
             signal.pause()
