@@ -95,9 +95,11 @@ def shared_stack(tmp_path_factory):
     """One `make run` stack (deploy.sandbox.live_stack) for the modules that need the running
     service but not a fresh one of their own: the browser modules and streaming. Started on first
     use, stopped at the end of the run. Each module works in tenants, users and voices of its own
-    and counts nothing across the deployment, so none sees another's work. The voice search is cut
-    to two candidates, as in the other test stacks (the same code path, a fifth of the time per
-    voice); tests/test_stack.py and tests/test_readme.py run the default on fresh stacks."""
+    and counts nothing across the deployment, so none sees another's work; a new module's tenant
+    slugs must not contain another's (test_browser finds "acme" and "rival" in the console by
+    substring). The voice search is cut to two candidates, as in the other test stacks (the same
+    code path, about 3 s a voice instead of 13); tests/test_stack.py and tests/test_readme.py run
+    the default on fresh stacks."""
     from deploy.sandbox import live_stack
 
     with live_stack(tmp_path_factory.mktemp("shared-stack"), EMBEDDED_VARIANTS="f3,m3") as live:

@@ -7,7 +7,6 @@ import io
 import pathlib
 import pickle
 
-import pytest
 import torch
 from rest_framework.test import APIClient
 
@@ -17,8 +16,6 @@ from tenants.models import AuditEvent, Quota
 from tests.conftest import REFERENCE, wait_for_task, wait_for_voice
 from tests.synthesis.engines.test_gpt_sovits import TRANSCRIPT
 from tests.synthesis.test_subject_requests import wait_for_request
-
-pytestmark = pytest.mark.storage  # run again on a real S3 server (make test)
 
 
 def _upload(world, pair=None, *, gpt: bytes | None = None, sovits: bytes | None = None, name="mine"):
